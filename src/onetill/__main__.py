@@ -1,0 +1,3 @@
+from onetill.cli import main
+
+main()

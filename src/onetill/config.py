@@ -1,0 +1,177 @@
+"""Where a till keeps its configuration and secrets.
+
+The home directory is ``--home``, else ``$ONETILL_HOME``, else ``~/.onetill``.
+``config.json`` holds everything but secrets. The consumer secret (and the
+webhook secret) go to the OS keyring when one works, else to ``secrets.json``
+with mode 0600. Secrets never appear in ``repr`` or error messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets as _secrets
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Config",
+    "NotConnectedError",
+    "home_dir",
+    "load_config",
+    "save_config",
+]
+
+_KEYRING_SERVICE = "onetill"
+
+
+class NotConnectedError(Exception):
+    """The home directory has no saved connection yet."""
+
+
+def home_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The till's home directory, created with mode 0700 if missing."""
+    raw = explicit or os.environ.get("ONETILL_HOME") or Path.home() / ".onetill"
+    path = Path(raw).expanduser()
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+@dataclass
+class Config:
+    """A saved connection to one WooCommerce store.
+
+    ``secret`` and ``webhook_secret`` are excluded from ``repr`` so that a
+    logged or printed config never leaks them.
+    """
+
+    url: str
+    key: str
+    secret: str = field(repr=False)
+    read_only: bool = False
+    ca_file: str | None = None
+    insecure: bool = False
+    auth_in_query: bool = False
+    till_id: str = field(default_factory=lambda: "till-" + _secrets.token_hex(4))
+    timezone: str = "UTC"
+    gmt_offset: float = 0.0
+    plugin: bool = False
+    global_variations: bool = True
+    wc_version: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def public_dict(self) -> dict[str, Any]:
+        """Everything but the secrets: safe to write to config.json or print."""
+        data = asdict(self)
+        data.pop("secret")
+        data.pop("webhook_secret")
+        return data
+
+
+def _keyring() -> Any | None:
+    """The keyring module when a real backend works here, else None."""
+    try:
+        import keyring
+        from keyring.backends import fail
+    except ImportError:
+        return None
+    try:
+        backend = keyring.get_keyring()
+    except Exception:
+        return None
+    if isinstance(backend, fail.Keyring) or "fail" in type(backend).__module__:
+        return None
+    return keyring
+
+
+def _secret_file(home: Path) -> Path:
+    return home / "secrets.json"
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by the owner only, atomically."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def _store_secrets(home: Path, key: str, values: dict[str, str | None]) -> str:
+    kr = _keyring()
+    if kr is not None:
+        try:
+            for name, value in values.items():
+                if value is not None:
+                    kr.set_password(_KEYRING_SERVICE, f"{home}:{key}:{name}", value)
+            return "keyring"
+        except Exception:  # a keyring that exists but refuses: fall back to the file
+            pass
+    clean = {k: v for k, v in values.items() if v is not None}
+    _write_private(_secret_file(home), json.dumps(clean))
+    return "file"
+
+
+def _load_secrets(home: Path, key: str, where: str) -> dict[str, str]:
+    if where == "keyring":
+        kr = _keyring()
+        if kr is None:
+            raise NotConnectedError(
+                f"the secret for {home} is in an OS keyring that is not available now; "
+                "run `onetill connect` again"
+            )
+        out: dict[str, str] = {}
+        for name in ("secret", "webhook_secret"):
+            value = kr.get_password(_KEYRING_SERVICE, f"{home}:{key}:{name}")
+            if value is not None:
+                out[name] = value
+        return out
+    path = _secret_file(home)
+    if not path.exists():
+        return {}
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o600)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {k: str(v) for k, v in data.items()}
+
+
+def save_config(home: Path, config: Config) -> str:
+    """Save ``config`` under ``home``; returns where the secret went ('keyring'|'file')."""
+    where = _store_secrets(
+        home, config.key, {"secret": config.secret, "webhook_secret": config.webhook_secret}
+    )
+    data = config.public_dict()
+    data["secret_store"] = where
+    _write_private(home / "config.json", json.dumps(data, indent=2, sort_keys=True))
+    return where
+
+
+def load_config(home: Path) -> Config:
+    """Load the saved connection; raises NotConnectedError with what to do."""
+    path = home / "config.json"
+    if not path.exists():
+        raise NotConnectedError(
+            f"no store is connected in {home}: run "
+            "`onetill connect URL --key CK --secret CS` first"
+        )
+    data = json.loads(path.read_text(encoding="utf-8"))
+    where = data.pop("secret_store", "file")
+    found = _load_secrets(home, data["key"], where)
+    if "secret" not in found:
+        raise NotConnectedError(
+            f"the consumer secret for {home} is missing; run `onetill connect` again"
+        )
+    known = {f for f in Config.__dataclass_fields__}
+    extra = {k: v for k, v in data.items() if k not in known}
+    kwargs = {k: v for k, v in data.items() if k in known}
+    cfg = Config(secret=found["secret"], webhook_secret=found.get("webhook_secret"), **kwargs)
+    cfg.extra.update(extra)
+    return cfg

@@ -1,0 +1,12 @@
+"""The ordered list of named migrations. Append only; never edit a shipped one."""
+
+from __future__ import annotations
+
+from onetill.store import schema_catalog, schema_orders
+
+__all__ = ["MIGRATIONS"]
+
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    ("0001_catalog", schema_catalog.STATEMENTS),
+    ("0002_orders", schema_orders.STATEMENTS),
+]
