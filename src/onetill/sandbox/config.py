@@ -1,0 +1,45 @@
+"""How a sandbox store is set up: keys, catalog, timezone, cost model, faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["DEFAULT_KEY", "DEFAULT_SECRET", "SandboxConfig"]
+
+# A well-known pair for tests and the demo; never valid on a real store.
+DEFAULT_KEY = "ck_sandbox0000000000000000000000000000000000"
+DEFAULT_SECRET = "cs_sandbox0000000000000000000000000000000000"
+
+
+@dataclass
+class SandboxConfig:
+    """Everything that shapes one sandbox store.
+
+    ``home_url`` is the site's WordPress home URL: OAuth base strings are
+    built from it (not from the ``Host`` header) and ``https`` (``is_ssl()``)
+    follows its scheme. A real server replaces it with the URL it bound.
+    """
+
+    keys: dict[str, str] = field(default_factory=lambda: {DEFAULT_KEY: DEFAULT_SECRET})
+    read_only_keys: dict[str, str] = field(default_factory=dict)
+    home_url: str = "http://sandbox.test"
+    timezone: str = "America/New_York"
+    store_dir: Path | None = None  # a recorded store (layout of tests/fixtures/store/)
+    products: int = 0  # generate this many simple products ...
+    variable: int = 0  # ... and this many variable ones (2-6 variations each)
+    seed: int = 0
+    state_file: Path | None = None  # SQLite file: the store survives its own restart
+    workers: int | None = None  # concurrent requests served; others queue (None: unbounded)
+    latency_ms: float = 0.0  # cost of every request ...
+    per_item_ms: float = 0.0  # ... plus this per item returned or written
+    faults: str | None = None  # --faults SPEC (see sandbox/faults.py)
+    control: bool = True  # serve /__sandbox__/ (loopback clients only)
+    webhook_delay_s: float = 1.0  # Action Scheduler delay before a delivery
+    wc_version: str = "11.0.1"
+    global_variations: bool = True  # GET /wc/v3/variations exists (10.3+)
+    clock_offset_s: float = 0.0  # a wrong server clock, as seen in Date and dates
+
+    @property
+    def https(self) -> bool:
+        return self.home_url.startswith("https://")
