@@ -109,7 +109,12 @@ def _store_secrets(home: Path, key: str, values: dict[str, str | None]) -> str:
         try:
             for name, value in values.items():
                 if value is not None:
-                    kr.set_password(_KEYRING_SERVICE, f"{home}:{key}:{name}", value)
+                    account = f"{home}:{key}:{name}"
+                    kr.set_password(_KEYRING_SERVICE, account, value)
+                    # A no-op backend ("null" keyring) accepts and forgets:
+                    # only a secret that reads back counts as stored.
+                    if kr.get_password(_KEYRING_SERVICE, account) != value:
+                        raise RuntimeError("keyring did not keep the secret")
             return "keyring"
         except Exception:  # a keyring that exists but refuses: fall back to the file
             pass

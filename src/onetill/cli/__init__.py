@@ -47,7 +47,7 @@ class _LazyGroup(click.Group):
         if spec is None:
             return None
         module_name, attr, short = spec
-        if ctx.resilient_parsing or _help_only(ctx):
+        if ctx.resilient_parsing:  # shell completion: don't import the command
             return click.Command(cmd_name, help=short, short_help=short)
         module = importlib.import_module(module_name)
         command: click.Command = getattr(module, attr)
@@ -57,11 +57,6 @@ class _LazyGroup(click.Group):
         rows = [(name, _COMMANDS[name][2]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
-
-
-def _help_only(ctx: click.Context) -> bool:
-    # Listing commands for `onetill --help` must not import them.
-    return bool(ctx.obj and ctx.obj.get("listing"))
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

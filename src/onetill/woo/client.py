@@ -1,0 +1,435 @@
+"""The WooCommerce REST client: one object per store, safe to share between tasks.
+
+What it takes care of so callers do not have to:
+
+* authentication chosen by scheme (OAuth over http, Basic over https), each
+  attempt signed afresh;
+* retries of idempotent requests (GET, PUT, DELETE) on transient failures,
+  with capped exponential backoff, full jitter and ``Retry-After``;
+* never retrying a POST: when its fate is unknown it raises
+  :class:`AmbiguousWriteError` and the caller looks the object up first;
+* an adaptive limit on requests in flight (see ``limiter.py``);
+* the server's clock: ``server_time`` on every response, and a signing clock
+  corrected when the till's clock is more than a minute off;
+* turning every failure into an error of ``onetill.woo.errors``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+import msgspec
+
+from onetill.woo.auth import BasicAuth, OAuth1, QueryKeyAuth
+from onetill.woo.dates import parse_http_date
+from onetill.woo.errors import (
+    AmbiguousWriteError,
+    AuthError,
+    CertificateError,
+    InsecureTransportError,
+    ResponseError,
+    TransportError,
+    WooError,
+)
+from onetill.woo.limiter import AdaptiveLimiter
+from onetill.woo.outcome import is_transient_status
+from onetill.woo.responses import WooResponse, decode_json, error_from_response, safe_url
+
+if TYPE_CHECKING:
+    from onetill.woo.batch import BatchResult
+    from onetill.woo.discovery import Discovery
+    from onetill.woo.pagination import Page
+
+__all__ = ["WooClient"]
+
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Statuses on a POST after which the store may have done the work anyway:
+# a proxy (502/504) or PHP (500) can fail after the order was saved.
+_AMBIGUOUS_POST_STATUSES = frozenset({500, 502, 504, 520, 522, 524})
+# httpx errors raised before a single byte of the request left.
+_NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.ProxyError)
+CLOCK_SKEW_THRESHOLD_S = 60.0
+
+
+class WooClient:
+    """Talks to one WooCommerce store's REST API (``{url}/wp-json/wc/v3/...``).
+
+    ``url`` is the site's home URL (WordPress > Settings > General > Site
+    Address): OAuth signatures are computed over it. ``verify`` is True,
+    False, a CA bundle path or an ``ssl.SSLContext``. ``transport`` replaces
+    the network (``httpx2.MockTransport``, ``httpx2.ASGITransport``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        secret: str,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        max_concurrency: int = 4,
+        timeout: float = 30.0,
+        verify: bool | str | ssl.SSLContext = True,
+        auth_in_query: bool = False,
+        *,
+        max_attempts: int = 4,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        max_retry_after: float = 120.0,
+        grow_after: int = 8,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        user_agent: str = "OneTill/0.1",
+    ) -> None:
+        parsed = httpx2.URL(url)
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise WooError(
+                f"not a store URL: {url!r}",
+                hint="give the site's address with its scheme, e.g. https://shop.example.com",
+            )
+        self.url = str(parsed.copy_with(query=None, fragment=None)).rstrip("/")
+        self.key = key
+        self.https = parsed.scheme == "https"
+        if auth_in_query and not self.https:
+            raise InsecureTransportError(
+                "refusing to put the consumer secret in the query string of a plain http URL",
+                hint="over http OneTill signs with OAuth 1.0a; drop --auth-in-query or use https",
+            )
+        self.auth_mode = "query" if auth_in_query else ("basic" if self.https else "oauth")
+        self._auth: httpx2.Auth
+        if self.auth_mode == "oauth":
+            self._auth = OAuth1(key, secret, clock=self._signing_clock)
+        elif self.auth_mode == "basic":
+            self._auth = BasicAuth(key, secret)
+        else:
+            self._auth = QueryKeyAuth(key, secret)
+        if isinstance(verify, str):
+            try:
+                verify = ssl.create_default_context(cafile=verify)
+            except (OSError, ssl.SSLError) as exc:
+                raise WooError(
+                    f"cannot use {verify!r} as a CA file: {exc}",
+                    hint="pass a PEM file holding the certificate that signed the store's",
+                ) from None
+        self._http = httpx2.AsyncClient(
+            transport=transport,
+            verify=verify,
+            timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
+            headers={"User-Agent": user_agent, "Accept": "application/json"},
+            follow_redirects=False,
+            trust_env=False,
+        )
+        self.max_concurrency = max_concurrency
+        self.limiter = AdaptiveLimiter(max_concurrency, grow_after=grow_after)
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.max_retry_after = max_retry_after
+        self._sleep = sleep
+        #: server clock minus local clock, from the last ``Date`` header seen
+        self.clock_skew_s: float | None = None
+        #: seconds added to the local clock when signing (0 unless skew > 60 s)
+        self.clock_offset_s = 0.0
+
+    def __repr__(self) -> str:
+        return f"WooClient(url={self.url!r}, key={self.key!r}, auth={self.auth_mode!r})"
+
+    async def __aenter__(self) -> WooClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def concurrency(self) -> int:
+        """The current adaptive limit on requests in flight."""
+        return self.limiter.limit
+
+    # -- requests ---------------------------------------------------------
+
+    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> WooResponse:
+        return await self.request("GET", path, params)
+
+    async def post(
+        self, path: str, json: Any = None, params: Mapping[str, Any] | None = None
+    ) -> WooResponse:
+        """A write; never retried (see :class:`AmbiguousWriteError`)."""
+        return await self.request("POST", path, params, json=json)
+
+    async def put(
+        self, path: str, json: Any = None, params: Mapping[str, Any] | None = None
+    ) -> WooResponse:
+        return await self.request("PUT", path, params, json=json)
+
+    async def delete(self, path: str, params: Mapping[str, Any] | None = None) -> WooResponse:
+        return await self.request("DELETE", path, params)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        json: Any = None,
+        namespace: str | None = "wc/v3",
+        authenticate: bool | None = None,
+    ) -> WooResponse:
+        """Send one logical request (retried when idempotent) and return its 2xx answer.
+
+        ``path`` is relative to ``/wp-json/{namespace}/``; ``namespace=""``
+        is the ``/wp-json/`` index; ``namespace=None`` means ``path`` is
+        relative to the site itself (no ``/wp-json/``). Keys are sent only to
+        ``wc/...`` and ``wc-...`` namespaces unless ``authenticate`` says
+        otherwise: since WooCommerce 11.1 other routes answer an API key with
+        401.
+        """
+        method = method.upper()
+        url = self._url_for(namespace, path)
+        query = encode_params(params)
+        content = msgspec.json.encode(json) if json is not None else None
+        if authenticate is None:
+            authenticate = namespace is not None and namespace.startswith(("wc/", "wc-"))
+        auth = self._auth if authenticate else None
+        retryable = method in _IDEMPOTENT
+        signing_retry_used = False
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._attempt(method, url, query, content, auth)
+            except TransportError as exc:
+                if not retryable or isinstance(exc, CertificateError):
+                    raise
+                if attempt >= self.max_attempts:
+                    raise
+                await self._sleep(self._backoff(attempt))
+            except AuthError as exc:
+                # Rejected during authentication, before WooCommerce ran the
+                # handler: resending (re-signed) is safe even for a POST.
+                stale = "timestamp" in exc.message.lower() or "nonce" in exc.message.lower()
+                if self.auth_mode != "oauth" or not stale or signing_retry_used:
+                    raise
+                signing_retry_used = True
+            except ResponseError as exc:
+                if not retryable and (
+                    exc.status in _AMBIGUOUS_POST_STATUSES or 200 <= exc.status < 300
+                ):
+                    head = f"{method} {exc.url} answered HTTP {exc.status}"
+                    if exc.status < 300:
+                        text = f"{head} but the answer could not be read; it was probably applied"
+                    else:
+                        text = f"{head}; the store may have applied it before failing"
+                    raise AmbiguousWriteError(
+                        text,
+                        method=method,
+                        url=exc.url,
+                        status=exc.status,
+                    ) from exc
+                if not (retryable and is_transient_status(exc.status)):
+                    raise
+                if attempt >= self.max_attempts:
+                    raise
+                delay = self._backoff(attempt)
+                if exc.retry_after is not None:
+                    if exc.retry_after > self.max_retry_after:
+                        raise
+                    delay = exc.retry_after
+                await self._sleep(delay)
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        query: list[tuple[str, str]],
+        content: bytes | None,
+        auth: httpx2.Auth | None,
+    ) -> WooResponse:
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        request = self._http.build_request(
+            method, url, params=httpx2.QueryParams(tuple(query)), content=content, headers=headers
+        )
+        shown = safe_url(request.url)
+        token = await self.limiter.acquire()
+        signal = "neutral"
+        try:
+            try:
+                response = await self._http.send(request, auth=auth or httpx2.USE_CLIENT_DEFAULT)
+            except httpx2.HTTPError as exc:
+                if isinstance(exc, httpx2.TimeoutException):
+                    signal = "overload"
+                raise self._translate(exc, method, shown) from exc
+            now = self._observe_clock(response)
+            status = response.status_code
+            if status in (429, 503):
+                signal = "overload"
+            if 200 <= status < 300:
+                ok, data = decode_json(response.content)
+                if ok:
+                    signal = "ok"
+                    return WooResponse(
+                        status=status,
+                        headers=response.headers,
+                        data=data,
+                        content=response.content,
+                        server_time=parse_http_date(response.headers.get("date")),
+                        url=shown,
+                    )
+            raise error_from_response(
+                response,
+                method=method,
+                url=shown,
+                https=self.https,
+                auth_mode=self.auth_mode,
+                now=now,
+            )
+        finally:
+            self.limiter.release(token, signal)
+
+    def _translate(self, exc: httpx2.HTTPError, method: str, url: str) -> WooError:
+        host = httpx2.URL(url).host
+        if isinstance(exc, _NOT_SENT):
+            text = str(exc) or type(exc).__name__
+            if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(
+                exc.__context__, ssl.SSLCertVerificationError
+            ):
+                return CertificateError(
+                    f"the TLS certificate of {host} is not trusted: {text}",
+                    method=method,
+                    url=url,
+                    hint="pass --ca-file with the store's CA certificate, or --insecure "
+                    "for a test store",
+                )
+            return TransportError(
+                f"cannot reach {host}: {text}",
+                method=method,
+                url=url,
+                sent=False,
+                hint="check the URL, the network, and that the store is online",
+            )
+        detail = str(exc) or type(exc).__name__
+        if method not in _IDEMPOTENT:
+            return AmbiguousWriteError(
+                f"{method} {url} got no answer ({detail}) after it may have reached the store",
+                method=method,
+                url=url,
+            )
+        return TransportError(
+            f"{method} {url} got no answer: {detail}",
+            method=method,
+            url=url,
+            sent=True,
+            hint="the store is slow or the connection dropped; try again later",
+        )
+
+    def _observe_clock(self, response: httpx2.Response) -> datetime:
+        """Measure the till's clock against the server's ``Date``; return 'now' on the server."""
+        local = time.time()
+        server = parse_http_date(response.headers.get("date"))
+        if server is None:
+            return datetime.fromtimestamp(local + self.clock_offset_s, UTC)
+        skew = server.timestamp() - local
+        self.clock_skew_s = skew
+        # Date has one-second resolution and includes latency: only correct
+        # a clear error. WooCommerce allows +-15 minutes.
+        self.clock_offset_s = round(skew) if abs(skew) > CLOCK_SKEW_THRESHOLD_S else 0.0
+        return server
+
+    def _signing_clock(self) -> float:
+        return time.time() + self.clock_offset_s
+
+    def _backoff(self, attempt: int) -> float:
+        """Full jitter: uniform between 0 and the capped exponential step."""
+        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
+        return random.uniform(0.0, ceiling)
+
+    def _url_for(self, namespace: str | None, path: str) -> str:
+        if namespace is None:
+            return f"{self.url}/{path.lstrip('/')}"
+        parts = [self.url, "wp-json"]
+        if namespace:
+            parts.append(namespace.strip("/"))
+        tail = path.strip("/")
+        joined = "/".join(parts) + "/"
+        return joined + tail if tail else joined
+
+    # -- higher-level helpers (implemented in their own modules) -------------
+
+    def paginate(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        per_page: int = 100,
+        fields: Iterable[str] | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+        skip_pages: Iterable[int] | None = None,
+        namespace: str = "wc/v3",
+    ) -> AsyncIterator[Page]:
+        """Every page of a collection, in page order (see ``pagination.py``)."""
+        from onetill.woo.pagination import paginate
+
+        return paginate(
+            self,
+            path,
+            params,
+            per_page=per_page,
+            fields=fields,
+            on_progress=on_progress,
+            skip_pages=skip_pages,
+            namespace=namespace,
+        )
+
+    async def batch(
+        self,
+        path: str,
+        *,
+        create: Iterable[Any] = (),
+        update: Iterable[Any] = (),
+        delete: Iterable[int] = (),
+        chunk: int = 100,
+    ) -> BatchResult:
+        """``POST {path}/batch`` in chunks of at most ``chunk`` items (see ``batch.py``)."""
+        from onetill.woo.batch import batch
+
+        return await batch(self, path, create=create, update=update, delete=delete, chunk=chunk)
+
+    async def discover(self) -> Discovery:
+        """What this store is and offers (see ``discovery.py``)."""
+        from onetill.woo.discovery import discover
+
+        return await discover(self)
+
+
+def encode_params(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """Query parameters as WooCommerce wants them.
+
+    Lists become comma lists (``include=10,11``): ``include[]=10`` breaks
+    the OAuth signature. Booleans become ``true``/``false``; None is left out.
+    """
+    out: list[tuple[str, str]] = []
+    for key, value in (params or {}).items():
+        if "[" in key:
+            raise ValueError(f"query parameter {key!r}: send a comma list, not key[]")
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            raise TypeError(
+                f"query parameter {key!r} is a datetime: format it with format_gmt_cursor() "
+                "and send dates_are_gmt=true"
+            )
+        if isinstance(value, bool):
+            out.append((key, "true" if value else "false"))
+        elif isinstance(value, list | tuple | set | frozenset):
+            items = sorted(value) if isinstance(value, set | frozenset) else value
+            out.append((key, ",".join(str(v) for v in items)))
+        else:
+            out.append((key, str(value)))
+    return out

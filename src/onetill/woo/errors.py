@@ -1,0 +1,195 @@
+"""Every way talking to WooCommerce can fail, as one exception tree.
+
+::
+
+    WooError                      base: anything this package raises
+    ├── InsecureTransportError    would send a secret in clear (http:// + query keys)
+    ├── TransportError            no usable answer (connect refused, DNS, timeout on a read)
+    │   └── CertificateError      TLS certificate not trusted (--ca-file / --insecure)
+    ├── AmbiguousWriteError       a POST whose fate is unknown: it may have been applied
+    ├── PayloadError              a JSON payload that does not fit the typed model
+    └── ResponseError             the server answered with a non-2xx status
+        ├── NotJSONError          ...and a body that is not JSON (HTML login page, WAF, PHP fatal)
+        └── WooAPIError           ...with a WordPress/WooCommerce error {code, message, data}
+            ├── AuthError         401/403: the keys were not accepted
+            │   └── ReadOnlyKeyError   a read-only key tried to write
+            └── NoRouteError      rest_no_route: no such route (WooCommerce missing or disabled)
+
+Errors carry data (status, WooCommerce ``code``, ``message``, ``data``) and a
+``hint``: what to do about it. Whether a retry can help is decided in one
+place, :func:`onetill.woo.outcome.classify`. URLs kept on errors have the
+credentials (``consumer_secret``, ``oauth_*``) removed: error text never holds
+a secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AmbiguousWriteError",
+    "AuthError",
+    "CertificateError",
+    "InsecureTransportError",
+    "NoRouteError",
+    "NotJSONError",
+    "PayloadError",
+    "ReadOnlyKeyError",
+    "ResponseError",
+    "TransportError",
+    "WooAPIError",
+    "WooError",
+]
+
+
+class WooError(Exception):
+    """Base class of every error raised by ``onetill.woo``.
+
+    ``hint`` says what a person can do about it (may be empty).
+    """
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} ({self.hint})"
+        return self.message
+
+
+class InsecureTransportError(WooError):
+    """Refused to send the consumer secret over plain http."""
+
+
+class TransportError(WooError):
+    """The request got no usable answer.
+
+    ``sent`` is False when the request certainly never left (connection
+    refused, DNS failure, pool timeout): safe to resend any request. For a
+    POST that may have been sent, :class:`AmbiguousWriteError` is raised
+    instead.
+    """
+
+    def __init__(
+        self, message: str, *, method: str = "", url: str = "", sent: bool = False, hint: str = ""
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.method = method
+        self.url = url
+        self.sent = sent
+
+
+class CertificateError(TransportError):
+    """The store's TLS certificate is not trusted here; retrying does not help."""
+
+
+class AmbiguousWriteError(WooError):
+    """A write (POST) that may or may not have been applied by the store.
+
+    Raised on a timeout or connection reset after the request may have
+    reached the store, and on 500/502/504 answers to a POST (a proxy can time
+    out while PHP finishes creating the order). Never resend blindly: look the
+    object up first. ``status`` is the HTTP status when there was an answer.
+    """
+
+    def __init__(
+        self, message: str, *, method: str = "POST", url: str = "", status: int | None = None
+    ) -> None:
+        super().__init__(
+            message,
+            hint="the store may have applied it; look it up before sending it again",
+        )
+        self.method = method
+        self.url = url
+        self.status = status
+
+
+class PayloadError(WooError):
+    """A payload that does not match the typed model (names the field and object id)."""
+
+    def __init__(
+        self, message: str, *, what: str = "", field: str | None = None, object_id: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.what = what
+        self.field = field
+        self.object_id = object_id
+
+
+class ResponseError(WooError):
+    """The store answered with an error status (or an unusable body)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        method: str = "",
+        url: str = "",
+        retry_after: float | None = None,
+        hint: str = "",
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.method = method
+        self.url = url
+        self.retry_after = retry_after
+
+
+class NotJSONError(ResponseError):
+    """The body is not JSON: usually HTML from a login page, WAF, PHP fatal or proxy.
+
+    ``text`` holds the first 200 characters of the visible text.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        text: str,
+        method: str = "",
+        url: str = "",
+        retry_after: float | None = None,
+        hint: str = "",
+    ) -> None:
+        super().__init__(
+            message, status=status, method=method, url=url, retry_after=retry_after, hint=hint
+        )
+        self.text = text
+
+
+class WooAPIError(ResponseError):
+    """A WordPress REST error body: ``{"code", "message", "data": {"status", ...}}``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str,
+        data: Any = None,
+        method: str = "",
+        url: str = "",
+        retry_after: float | None = None,
+        hint: str = "",
+    ) -> None:
+        super().__init__(
+            message, status=status, method=method, url=url, retry_after=retry_after, hint=hint
+        )
+        self.code = code
+        self.data = data
+
+
+class AuthError(WooAPIError):
+    """401/403: the keys were missing, unknown, wrong, or lack permission."""
+
+
+class ReadOnlyKeyError(AuthError):
+    """The API key is read-only and the request was a write."""
+
+
+class NoRouteError(WooAPIError):
+    """``rest_no_route``: the route does not exist at this URL."""

@@ -1,0 +1,440 @@
+"""Typed WooCommerce payloads (msgspec structs) and :func:`decode`.
+
+Read models tolerate unknown fields (WooCommerce and its plugins add
+fields freely) and keep only what OneTill uses. Money is ``Decimal``
+decoded from WooCommerce's strings; a blank money string (``regular_price:
+""`` on a variable parent, ``sale_price: ""`` when not on sale) becomes
+None. ``*_gmt`` dates are kept as WooCommerce sends them (naive UTC text)
+and read as aware UTC through ``parse_gmt``.
+
+Write models (``OrderCreate``, ``LineItemCreate``, ``ProductUpdate``) are
+checked before sending: WooCommerce skips validation inside batches
+(``stock_quantity: "abc"`` silently becomes 0), so the client must not.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar, Literal, TypeVar
+
+import msgspec
+
+from onetill.woo.dates import parse_gmt
+from onetill.woo.errors import PayloadError
+
+__all__ = [
+    "Category",
+    "CategoryRef",
+    "LineItemCreate",
+    "LineTax",
+    "MetaData",
+    "Order",
+    "OrderCreate",
+    "OrderLineItem",
+    "OrderRefundRef",
+    "Product",
+    "ProductAttribute",
+    "ProductUpdate",
+    "SettingsItem",
+    "TaxClass",
+    "TaxLine",
+    "TaxRate",
+    "Variation",
+    "VariationAttribute",
+    "Webhook",
+    "decode",
+    "decode_list",
+    "encode",
+]
+
+T = TypeVar("T")
+
+
+class _Read(msgspec.Struct, kw_only=True):
+    """Base of read models: unknown fields are ignored; blank money strings become None."""
+
+    _blank_money: ClassVar[frozenset[str]] = frozenset()
+
+
+class MetaData(msgspec.Struct, kw_only=True, omit_defaults=True):
+    key: str
+    value: Any = None
+    id: int | None = None
+
+
+class CategoryRef(msgspec.Struct, kw_only=True):
+    id: int
+    name: str = ""
+    slug: str = ""
+
+
+class ProductAttribute(msgspec.Struct, kw_only=True):
+    id: int = 0
+    name: str = ""
+    options: list[str] = []
+    variation: bool = False
+
+
+class VariationAttribute(msgspec.Struct, kw_only=True):
+    id: int = 0
+    name: str = ""
+    option: str = ""
+
+
+class _Sellable(_Read, kw_only=True):
+    id: int
+    sku: str = ""
+    global_unique_id: str = ""
+    status: str = "publish"
+    price: Decimal | None = None
+    regular_price: Decimal | None = None
+    sale_price: Decimal | None = None
+    on_sale: bool = False
+    purchasable: bool = True
+    tax_status: str = "taxable"
+    tax_class: str = ""
+    stock_quantity: int | None = None
+    stock_status: str = "instock"
+    backorders: str = "no"
+    date_created_gmt: str | None = None
+    date_modified_gmt: str | None = None
+    meta_data: list[MetaData] = []
+
+    _blank_money: ClassVar[frozenset[str]] = frozenset({"price", "regular_price", "sale_price"})
+
+    @property
+    def modified_gmt(self) -> datetime | None:
+        """``date_modified_gmt`` as aware UTC."""
+        return parse_gmt(self.date_modified_gmt) if self.date_modified_gmt else None
+
+
+class Product(_Sellable, kw_only=True):
+    """A product (any type; ``type == "variation"`` when read via ``/products/{id}``)."""
+
+    name: str = ""
+    slug: str = ""
+    type: str = "simple"
+    parent_id: int = 0
+    # On a product this is a plain bool; "parent" only appears on variations.
+    manage_stock: bool | Literal["parent"] = False
+    catalog_visibility: str = "visible"
+    categories: list[CategoryRef] = []
+    attributes: list[ProductAttribute] = []
+    variations: list[int] = []
+
+
+class Variation(_Sellable, kw_only=True):
+    """A variation; ``manage_stock == "parent"`` means the parent's stock is sold."""
+
+    parent_id: int = 0
+    name: str = ""
+    description: str = ""
+    manage_stock: bool | Literal["parent"] = False
+    attributes: list[VariationAttribute] = []
+
+
+class TaxRate(_Read, kw_only=True, rename={"tax_class": "class"}):
+    id: int
+    country: str = ""
+    state: str = ""
+    postcode: str = ""
+    city: str = ""
+    postcodes: list[str] = []
+    cities: list[str] = []
+    rate: Decimal
+    name: str = ""
+    priority: int = 1
+    compound: bool = False
+    shipping: bool = True
+    order: int = 0
+    tax_class: str = "standard"
+
+
+class TaxClass(_Read, kw_only=True):
+    slug: str
+    name: str = ""
+
+
+class Category(_Read, kw_only=True):
+    id: int
+    name: str = ""
+    slug: str = ""
+    parent: int = 0
+    count: int = 0
+    menu_order: int = 0
+
+
+class SettingsItem(_Read, kw_only=True):
+    """One setting of a group (``/settings/general``, ``/settings/tax``); ``value`` varies."""
+
+    id: str
+    label: str = ""
+    type: str = ""
+    value: Any = None
+    default: Any = None
+
+
+class LineTax(_Read, kw_only=True):
+    id: int
+    total: Decimal | None = None
+    subtotal: Decimal | None = None
+
+    _blank_money: ClassVar[frozenset[str]] = frozenset({"total", "subtotal"})
+
+
+class OrderLineItem(_Read, kw_only=True):
+    """A line of a stored order. ``price`` is a JSON number WooCommerce derives: informational."""
+
+    id: int = 0
+    name: str = ""
+    product_id: int = 0
+    variation_id: int = 0
+    quantity: int
+    tax_class: str = ""
+    subtotal: Decimal
+    subtotal_tax: Decimal
+    total: Decimal
+    total_tax: Decimal
+    taxes: list[LineTax] = []
+    sku: str | None = None
+    price: Decimal | None = None
+    meta_data: list[MetaData] = []
+
+
+class TaxLine(_Read, kw_only=True):
+    id: int
+    rate_code: str = ""
+    rate_id: int = 0
+    label: str = ""
+    compound: bool = False
+    tax_total: Decimal
+    shipping_tax_total: Decimal = Decimal("0")
+    rate_percent: Decimal | None = None
+
+
+class OrderRefundRef(_Read, kw_only=True):
+    id: int
+    reason: str = ""
+    total: Decimal
+
+
+class Order(_Read, kw_only=True):
+    """A stored order. Fields trimmed by ``_fields`` keep their defaults."""
+
+    id: int
+    parent_id: int = 0
+    number: str = ""
+    status: str = ""
+    currency: str = ""
+    prices_include_tax: bool = False
+    date_created_gmt: str | None = None
+    date_modified_gmt: str | None = None
+    date_paid_gmt: str | None = None
+    date_completed_gmt: str | None = None
+    discount_total: Decimal = Decimal("0")
+    discount_tax: Decimal = Decimal("0")
+    shipping_total: Decimal = Decimal("0")
+    shipping_tax: Decimal = Decimal("0")
+    cart_tax: Decimal = Decimal("0")
+    total: Decimal | None = None  # None only when trimmed away by _fields
+    total_tax: Decimal = Decimal("0")
+    customer_id: int = 0
+    payment_method: str = ""
+    payment_method_title: str = ""
+    transaction_id: str = ""
+    created_via: str = ""
+    customer_note: str = ""
+    meta_data: list[MetaData] = []
+    line_items: list[OrderLineItem] = []
+    tax_lines: list[TaxLine] = []
+    refunds: list[OrderRefundRef] = []
+
+    def meta(self, key: str) -> Any:
+        """The value of the first ``meta_data`` entry named ``key``, or None."""
+        return next((m.value for m in self.meta_data if m.key == key), None)
+
+
+class Webhook(_Read, kw_only=True):
+    id: int
+    name: str = ""
+    status: str = ""
+    topic: str = ""
+    resource: str = ""
+    event: str = ""
+    delivery_url: str = ""
+    date_created_gmt: str | None = None
+    date_modified_gmt: str | None = None
+
+
+# -- writes (requests) ---------------------------------------------------------
+
+
+class _Write(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+    """Base of request models: unknown fields are refused (a typo would be silently dropped)."""
+
+
+class LineItemCreate(_Write, kw_only=True):
+    """A line of a new order. ``subtotal``/``total`` are net (excl. tax) money strings.
+
+    Send both, or WooCommerce prices the line at the product's current price.
+    """
+
+    product_id: int | None = None
+    variation_id: int | None = None
+    sku: str | None = None
+    quantity: int
+    subtotal: Decimal | None = None
+    total: Decimal | None = None
+    name: str | None = None
+    meta_data: list[MetaData] = []
+
+
+class OrderCreate(_Write, kw_only=True):
+    """``POST /orders``. ``status: completed`` + ``set_paid`` reduces stock in the request."""
+
+    status: str = "completed"
+    set_paid: bool = True
+    payment_method: str = ""
+    payment_method_title: str = ""
+    transaction_id: str | None = None
+    created_via: str | None = None
+    customer_id: int | None = None
+    customer_note: str | None = None
+    currency: str | None = None
+    billing: dict[str, str] | None = None
+    shipping: dict[str, str] | None = None
+    line_items: list[LineItemCreate] = []
+    fee_lines: list[dict[str, Any]] = []
+    coupon_lines: list[dict[str, Any]] = []
+    # The sale's UUID and time go here: date_created_gmt is not writable.
+    meta_data: list[MetaData] = []
+
+
+class ProductUpdate(_Write, kw_only=True):
+    """A product or variation write (batch ``create``/``update`` item)."""
+
+    id: int | None = None
+    name: str | None = None
+    type: str | None = None
+    status: str | None = None
+    sku: str | None = None
+    regular_price: Decimal | None = None
+    sale_price: Decimal | None = None
+    manage_stock: bool | Literal["parent"] | None = None
+    stock_quantity: int | None = None
+    stock_status: str | None = None
+    tax_status: str | None = None
+    tax_class: str | None = None
+    meta_data: list[MetaData] = []
+
+
+def encode(value: Any) -> Any:
+    """A write model (or plain data) as JSON-ready builtins; Decimals become strings."""
+    return msgspec.to_builtins(value)
+
+
+def decode(model: type[T], data: Any, *, what: str = "") -> T:
+    """``data`` (decoded JSON) as ``model``; a wrong type raises :class:`PayloadError`.
+
+    The error names the field (``line_items[0].quantity``), the object's id
+    and ``what`` it was (e.g. ``"GET products page 3"``).
+    """
+    prepared = _blank_money_to_none(model, data)
+    try:
+        value = msgspec.convert(prepared, model, strict=issubclass(model, _Write))
+    except msgspec.ValidationError as exc:
+        raise _payload_error(model, data, what, exc) from None
+    if issubclass(model, _Write):
+        _check_money(model, value, data, what)
+    return value
+
+
+def decode_list(model: type[T], data: Any, *, what: str = "") -> list[T]:
+    """Each element of a JSON list as ``model`` (errors name the element's id)."""
+    if not isinstance(data, list):
+        raise PayloadError(
+            f"{what or model.__name__}: expected a list of {model.__name__}, "
+            f"got {type(data).__name__}",
+            what=what,
+        )
+    return [decode(model, item, what=what) for item in data]
+
+
+def _blank_money_to_none(model: type[Any], data: Any) -> Any:
+    blanks: frozenset[str] = getattr(model, "_blank_money", frozenset())
+    if not isinstance(data, dict):
+        return data
+    fixed = dict(data) if blanks else data
+    for name in blanks:
+        if fixed.get(name) == "":
+            fixed[name] = None
+    if model is Order and isinstance(fixed.get("line_items"), list):
+        fixed = dict(fixed)
+        fixed["line_items"] = [_line_item_blanks(li) for li in fixed["line_items"]]
+    return fixed
+
+
+def _line_item_blanks(item: Any) -> Any:
+    if isinstance(item, dict) and isinstance(item.get("taxes"), list):
+        item = dict(item)
+        item["taxes"] = [_blank_money_to_none(LineTax, t) for t in item["taxes"]]
+    return item
+
+
+def _payload_error(model: type[Any], data: Any, what: str, exc: Exception) -> PayloadError:
+    text = str(exc)
+    field: str | None = None
+    if " - at `$" in text:
+        text, _, path = text.partition(" - at `$")
+        field = path.rstrip("`").lstrip(".") or None
+    unknown = re.search(r"unknown field `([^`]+)`", text)
+    if unknown:
+        field = f"{field}.{unknown.group(1)}" if field else unknown.group(1)
+    object_id = data.get("id") if isinstance(data, dict) else None
+    subject = f"{model.__name__} id={object_id}" if object_id is not None else model.__name__
+    where = f" in {what}" if what else ""
+    location = f" field {field!r}" if field else ""
+    return PayloadError(
+        f"{subject}{where}:{location} {text[0].lower() + text[1:] if text else 'invalid'}",
+        what=what,
+        field=field,
+        object_id=object_id,
+    )
+
+
+def _check_money(model: type[Any], value: Any, data: Any, what: str) -> None:
+    """Refuse NaN/infinite money, and money sent as JSON numbers (WooCommerce wants strings)."""
+    bad = _bad_money(value, data, "")
+    if bad is not None:
+        field, raw = bad
+        object_id = data.get("id") if isinstance(data, dict) else None
+        subject = f"{model.__name__} id={object_id}" if object_id is not None else model.__name__
+        where = f" in {what}" if what else ""
+        raise PayloadError(
+            f"{subject}{where}: field {field!r}: money must be a finite decimal string "
+            f'such as "5.55", got {raw!r}',
+            what=what,
+            field=field,
+            object_id=object_id,
+        )
+
+
+def _bad_money(value: Any, raw: Any, prefix: str) -> tuple[str, Any] | None:
+    if not isinstance(value, _Write) or not isinstance(raw, dict):
+        return None
+    for name in value.__struct_fields__:
+        amount = getattr(value, name)
+        given = raw.get(name)
+        path = f"{prefix}.{name}" if prefix else name
+        if isinstance(amount, Decimal):
+            is_number = isinstance(given, float | int) and not isinstance(given, bool)
+            if is_number or not amount.is_finite():
+                return path, given
+        elif isinstance(amount, list) and isinstance(given, list):
+            for index, (item, item_raw) in enumerate(zip(amount, given, strict=False)):
+                found = _bad_money(item, item_raw, f"{path}[{index}]")
+                if found is not None:
+                    return found
+    return None

@@ -1,0 +1,316 @@
+"""How WooClient reads answers: HTML instead of JSON, every 401 variant, clock skew, URLs."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+import httpx2
+import pytest
+
+from onetill.woo import Outcome, WooClient, classify
+from onetill.woo.errors import (
+    AuthError,
+    NoRouteError,
+    NotJSONError,
+    ReadOnlyKeyError,
+    ResponseError,
+    WooError,
+)
+
+pytestmark = pytest.mark.anyio
+
+WAF_PAGE = """<!DOCTYPE html><html><head><title>Attention Required!</title>
+<style>body{color:red}</style><script>var x = "<b>not visible</b>";</script></head>
+<body><h1>Sorry, you have been blocked</h1><p>This website is using a security service
+to protect itself &amp; its visitors.</p></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (403, WAF_PAGE, "Attention Required! Sorry, you have been blocked This website"),
+        (200, "<html><body><form id=loginform>Log In</form></body></html>", "Log In"),
+        (500, "<b>Fatal error</b>: Uncaught Error: Call to undefined function", "Fatal error"),
+        (502, "<html><body><center><h1>502 Bad Gateway</h1></center></body></html>", "502 Bad"),
+    ],
+)
+async def test_html_answers_become_not_json_errors_with_status_and_visible_text(
+    make_client: Any, status: int, body: str, expected: str
+) -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(status, text=body, headers={"Content-Type": "text/html"})
+
+    async with make_client(handler, max_attempts=1) as client:
+        with pytest.raises(NotJSONError) as caught:
+            await client.get("products")
+    err = caught.value
+    assert err.status == status
+    assert err.text.startswith(expected)
+    assert "<" not in err.text and "not visible" not in err.text and "color:red" not in err.text
+    assert len(err.text) <= 200
+    assert f"HTTP {status}" in str(err)
+
+
+async def test_visible_text_is_cut_at_200_characters(make_client: Any) -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(403, text="<p>" + "blocked " * 100 + "</p>")
+
+    async with make_client(handler) as client:
+        with pytest.raises(NotJSONError) as caught:
+            await client.get("products")
+    assert len(caught.value.text) == 200
+    assert classify(caught.value) is Outcome.AUTH
+
+
+async def test_php_notices_before_the_json_are_skipped(make_client: Any) -> None:
+    """display_errors on: PHP prints HTML notices, then WooCommerce's JSON; the JSON counts."""
+    body = (
+        "<br />\n<b>Deprecated</b>:  Creation of dynamic property in <b>/x.php</b> on line "
+        '<b>12</b><br />\n{"id": 411, "status": "completed"}'
+    )
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(201, text=body)
+
+    async with make_client(handler) as client:
+        response = await client.post("orders", json={})
+    assert response.data == {"id": 411, "status": "completed"}
+
+
+async def test_byte_order_marks_before_the_json_are_ignored(make_client: Any) -> None:
+    """A plugin file saved with a BOM prints it in front of every REST answer."""
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=b'\xef\xbb\xbf\xef\xbb\xbf[{"id": 1}]')
+
+    async with make_client(handler) as client:
+        response = await client.get("products")
+    assert response.data == [{"id": 1}]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "cls", "hint_words"),
+    [
+        ("error-401-no-credentials.json", AuthError, ["OAuth"]),
+        ("error-401-basic-over-http-ignored.json", AuthError, ["OAuth"]),
+        ("error-401-bad-signature.json", AuthError, ["--secret", "home URL"]),
+        ("error-401-read-only-key-write.json", ReadOnlyKeyError, ["read-only", "Read/Write"]),
+    ],
+)
+async def test_each_recorded_401_names_the_problem(
+    make_client: Any, recorded: Any, fixture: str, cls: type[Exception], hint_words: list[str]
+) -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return recorded(fixture)
+
+    async with make_client(handler) as client:
+        with pytest.raises(cls) as caught:
+            await client.get("products")
+    err = caught.value
+    assert isinstance(err, AuthError)
+    assert err.status == 401
+    for word in hint_words:
+        assert word in err.hint
+    assert classify(err) is Outcome.AUTH
+
+
+@pytest.mark.parametrize(
+    ("message", "code", "words"),
+    [
+        ("Consumer key is invalid.", "woocommerce_rest_authentication_error", ["--key"]),
+        ("Consumer secret is invalid.", "woocommerce_rest_authentication_error", ["--secret"]),
+        ("Invalid timestamp.", "woocommerce_rest_authentication_error", ["clock"]),
+        (
+            "Missing OAuth parameter oauth_nonce",
+            "woocommerce_rest_authentication_missing_parameter",
+            ["proxy"],
+        ),
+        (
+            "The API key provided does not have read permissions.",
+            "woocommerce_rest_authentication_error",
+            ["Read/Write"],
+        ),
+        (
+            "Sorry, you are not allowed to create resources.",
+            "woocommerce_rest_cannot_create",
+            ["Administrator"],
+        ),
+    ],
+)
+async def test_other_auth_failures_say_what_to_check(
+    make_client: Any, message: str, code: str, words: list[str]
+) -> None:
+    status = 403 if code == "woocommerce_rest_cannot_create" else 401
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(
+            status, json={"code": code, "message": message, "data": {"status": status}}
+        )
+
+    async with make_client(handler) as client:
+        with pytest.raises(AuthError) as caught:
+            await client.get("products")
+    for word in words:
+        assert word in caught.value.hint
+
+
+async def test_anonymous_401_over_https_points_at_the_key_or_a_stripping_proxy(
+    make_client: Any, recorded: Any
+) -> None:
+    """Over https an unknown key runs anonymous (cannot_view): say so and offer --auth-in-query."""
+
+    async with make_client(
+        lambda r: recorded("error-401-no-credentials.json"), url="https://s.test"
+    ) as c:
+        with pytest.raises(AuthError) as caught:
+            await c.get("products")
+    assert "--auth-in-query" in caught.value.hint
+    assert "--key" in caught.value.hint
+
+
+async def test_no_route_on_wc_v3_says_woocommerce_was_not_found(
+    make_client: Any, recorded: Any
+) -> None:
+    async with make_client(lambda r: recorded("error-no-route.json")) as client:
+        with pytest.raises(NoRouteError) as caught:
+            await client.get("products")
+    text = str(caught.value)
+    assert "WooCommerce's REST API (wc/v3) was not found" in text
+    assert "permalinks" in text and "active" in text
+    assert classify(caught.value) is Outcome.PERMANENT
+
+
+async def test_a_redirect_is_not_followed_and_names_the_target(make_client: Any) -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(
+            301, headers={"Location": "https://shop.test/wp-json/wc/v3/products"}
+        )
+
+    async with make_client(handler) as client:
+        with pytest.raises(ResponseError) as caught:
+            await client.get("products")
+    assert "https://shop.test/wp-json/wc/v3/products" in str(caught.value)
+
+
+async def test_errors_never_carry_credentials(make_client: Any) -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(404, json={"code": "x", "message": "nope", "data": {"status": 404}})
+
+    async with make_client(handler) as client:
+        with pytest.raises(ResponseError) as caught:
+            await client.get("products", {"sku": "A"})
+    assert "oauth_" not in caught.value.url and "oauth_" not in str(caught.value)
+    assert "sku=A" in caught.value.url
+
+
+# --- the server's clock --------------------------------------------------------------
+
+
+async def test_server_time_comes_from_the_date_header(make_client: Any) -> None:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, json=[], headers={"Date": "Thu, 26 Nov 2026 15:39:29 GMT"})
+
+    async with make_client(handler) as client:
+        response = await client.get("products")
+    assert response.server_time == datetime(2026, 11, 26, 15, 39, 29, tzinfo=UTC)
+
+
+async def test_a_skewed_till_clock_is_corrected_when_signing(make_client: Any) -> None:
+    """Server 20 min ahead: the next signature uses the server's time (WooCommerce allows 15)."""
+    timestamps: list[int] = []
+    server_now = time.time() + 1200
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        timestamps.append(int(request.url.params["oauth_timestamp"]))
+        date = format_datetime(datetime.fromtimestamp(server_now, UTC), usegmt=True)
+        return httpx2.Response(200, json=[], headers={"Date": date})
+
+    async with make_client(handler) as client:
+        await client.get("products")
+        await client.get("products")
+    assert client.clock_skew_s == pytest.approx(1200, abs=5)
+    assert client.clock_offset_s == pytest.approx(1200, abs=5)
+    assert abs(timestamps[1] - server_now) < 5
+    assert abs(timestamps[0] - (server_now - 1200)) < 5
+
+
+async def test_a_small_skew_is_measured_but_not_corrected(make_client: Any) -> None:
+    date = format_datetime(datetime.fromtimestamp(time.time() + 20, UTC), usegmt=True)
+    async with make_client(lambda r: httpx2.Response(200, json=[], headers={"Date": date})) as c:
+        await c.get("products")
+    assert c.clock_skew_s == pytest.approx(20, abs=3)
+    assert c.clock_offset_s == 0
+
+
+async def test_invalid_timestamp_is_resent_once_with_the_servers_time(make_client: Any) -> None:
+    """A 401 'Invalid timestamp.' is rejected before WooCommerce acts, so even a POST is resent."""
+    server_now = time.time() - 3600
+    seen: list[int] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        stamp = int(request.url.params["oauth_timestamp"])
+        seen.append(stamp)
+        date = format_datetime(datetime.fromtimestamp(server_now, UTC), usegmt=True)
+        if abs(stamp - server_now) > 900:
+            return httpx2.Response(
+                401,
+                json={
+                    "code": "woocommerce_rest_authentication_error",
+                    "message": "Invalid timestamp.",
+                    "data": {"status": 401},
+                },
+                headers={"Date": date},
+            )
+        return httpx2.Response(201, json={"id": 5}, headers={"Date": date})
+
+    async with make_client(handler) as client:
+        response = await client.post("orders", json={})
+    assert response.data == {"id": 5}
+    assert len(seen) == 2
+
+
+# --- what goes on the wire ---------------------------------------------------------
+
+
+async def test_lists_are_sent_as_comma_lists_and_bools_as_words(make_client: Any) -> None:
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json=[])
+
+    async with make_client(handler) as client:
+        await client.get("products", {"include": [10, 11, 12], "dates_are_gmt": True, "x": None})
+    params = seen[0].url.params
+    assert params["include"] == "10,11,12"
+    assert params["dates_are_gmt"] == "true"
+    assert "x" not in params
+    with pytest.raises(ValueError, match="comma list"):
+        await client.get("products", {"include[]": 10})
+
+
+async def test_the_wp_json_index_is_fetched_without_keys(make_client: Any) -> None:
+    """WooCommerce 11.1+ answers an API key on non-wc routes with 401: send none there."""
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(200, json={"namespaces": []})
+
+    async with make_client(handler) as client:
+        await client.request("GET", "", namespace="")
+        await client.request("GET", "items", namespace="wc-onetill/v1")
+    assert seen[0].url.path == "/wp-json/"
+    assert "oauth_signature" not in seen[0].url.params
+    assert seen[1].url.path == "/wp-json/wc-onetill/v1/items"
+    assert "oauth_signature" in seen[1].url.params
+
+
+def test_an_unreadable_ca_file_is_a_clear_error(tmp_path: Any) -> None:
+    bad = tmp_path / "not-a-cert.pem"
+    bad.write_text("hello")
+    with pytest.raises(WooError, match="CA file"):
+        WooClient("https://shop.test", "ck", "cs_x", verify=str(bad))
