@@ -1,0 +1,407 @@
+"""Orders and refunds, the way WooCommerce 11 creates and changes them.
+
+Facts this module depends on:
+- ``set_paid: true`` runs ``payment_complete()``: a pending order becomes
+  ``processing`` and gets ``date_paid``; ``status: completed`` works with or
+  without it. Stock is reduced once per order when it reaches processing,
+  completed or on-hold (``wc_maybe_reduce_stock_levels``), restored when it
+  moves to cancelled or pending. No availability check: stock goes negative.
+- An unknown ``product_id`` is accepted: an empty line at 0.00.
+- ``subtotal``/``total`` are net; when absent the product price is made net
+  with the base rates; taxes are computed here (``tax_lines`` is read-only).
+- ``date_created`` is not writable; ``created_via`` and ``meta_data`` are.
+- There is no idempotency: the same POST twice makes two orders.
+
+Refunds are in ``refunds.py``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from . import catalog, defaults, tax
+from .errors import invalid_param
+from .records import ORDER, Item
+
+if TYPE_CHECKING:
+    from .state import SandboxStore
+
+__all__ = [
+    "ORDER_STATUSES",
+    "add_note",
+    "create_order",
+    "fmt_money",
+    "json_number",
+    "set_status",
+    "update_order",
+]
+
+ORDER_STATUSES = (
+    "pending",
+    "processing",
+    "on-hold",
+    "completed",
+    "cancelled",
+    "refunded",
+    "failed",
+    "checkout-draft",
+)
+_LABELS = {
+    "pending": "Pending payment",
+    "processing": "Processing",
+    "on-hold": "On hold",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+    "refunded": "Refunded",
+    "failed": "Failed",
+    "checkout-draft": "Draft",
+}
+_REDUCING = ("processing", "completed", "on-hold")
+_RESTORING = ("cancelled", "pending")
+_WRITABLE = (
+    "payment_method",
+    "payment_method_title",
+    "transaction_id",
+    "customer_note",
+    "created_via",
+    "customer_id",
+    "currency",
+    "parent_id",
+    "customer_ip_address",
+    "customer_user_agent",
+)
+_TWO = Decimal("0.01")
+
+
+def fmt_money(v: Decimal) -> str:
+    return str(v.quantize(_TWO, rounding=ROUND_HALF_UP))
+
+
+def _dec(v: Any, name: str) -> Decimal:
+    try:
+        return Decimal(str(v))
+    except InvalidOperation:
+        raise invalid_param(name, f"{name} is not of type string.", "rest_invalid_type") from None
+
+
+def json_number(v: Decimal) -> int | float:
+    # PHP's json_encode prints a whole number without a fraction.
+    return int(v) if v == v.to_integral_value() else float(v)
+
+
+def add_note(store: SandboxStore, order: Item, text: str) -> None:
+    """A system order note, newest first (saved with the order by the caller)."""
+    now = store.now()
+    order.meta.setdefault("notes", []).insert(
+        0,
+        {
+            "id": store.next_id("note"),
+            "author": "WooCommerce",
+            "created": now,
+            "note": text,
+            "customer_note": False,
+        },
+    )
+
+
+def _resolve(store: SandboxStore, li: dict[str, Any]) -> tuple[Item | None, Item | None]:
+    pid = int(li.get("product_id") or 0)
+    vid = int(li.get("variation_id") or 0)
+    sku = li.get("sku")
+    if not pid and not vid and sku:
+        for it in (*store.variations.values(), *store.products.values()):
+            if it.data.get("sku") == sku:
+                pid = it.id
+                break
+    if not vid and pid in store.variations:  # a variation id sent as product_id
+        vid = pid
+    var = store.variations.get(vid) if vid else None
+    if var is not None:
+        pid = var.data["parent_id"]
+    return store.products.get(pid), var
+
+
+def _line(store: SandboxStore, order: Item, li: dict[str, Any], validate: bool) -> dict[str, Any]:
+    product, var = _resolve(store, li)
+    try:
+        qty = int(li.get("quantity", 1))
+    except (TypeError, ValueError):
+        qty = 1
+    sold = var or product
+    line: dict[str, Any] = {
+        "id": store.next_id("item"),
+        "name": "",
+        "product_id": 0,
+        "variation_id": 0,
+        "quantity": qty,
+        "tax_class": "",
+    }
+    taxable = True
+    if sold is not None and product is not None:
+        tax_class = str(sold.data.get("tax_class", ""))
+        if tax_class == "parent":
+            tax_class = str(product.data.get("tax_class", ""))
+        taxable = sold.data.get("tax_status", "taxable") == "taxable"
+        options = [
+            str(a.get("option", "")) for a in (var.data.get("attributes", []) if var else [])
+        ]
+        line.update(
+            name=f"{product.data['name']} - {', '.join(options)}" if var else product.data["name"],
+            product_id=product.id,
+            variation_id=var.id if var else 0,
+            tax_class=tax_class,
+        )
+        net = tax.net_line_price(store, catalog.active_price(store, sold), qty, tax_class, taxable)
+    else:
+        net = Decimal(0)
+    for key in ("subtotal", "total"):
+        if validate and li.get(key) is not None and not isinstance(li[key], str):
+            raise invalid_param(
+                "line_items",
+                f"line_items[0][{key}] is not of type string.",
+                "rest_invalid_type",
+            )
+    subtotal = _dec(li["subtotal"], "subtotal") if li.get("subtotal") is not None else net
+    total = _dec(li["total"], "total") if li.get("total") is not None else net
+    rates = tax.base_rates(store, line["tax_class"]) if taxable else []
+    taxes = tax.calc_exclusive(total, rates)
+    sub_taxes = tax.calc_exclusive(subtotal, rates)
+    if sum(sub_taxes.values(), Decimal(0)) < sum(taxes.values(), Decimal(0)):
+        sub_taxes = dict(taxes)
+    meta: list[dict[str, Any]] = []
+    if var is not None:
+        for a in var.data.get("attributes", []):
+            meta.append(
+                {
+                    "id": store.next_id("item_meta"),
+                    "key": str(a.get("slug") or a["name"]).lower(),
+                    "value": a.get("option", ""),
+                    "display_key": a.get("name", ""),
+                    "display_value": a.get("option", ""),
+                }
+            )
+    line.update(
+        subtotal=fmt_money(subtotal),
+        subtotal_tax=fmt_money(
+            sum((tax.round_tax_total(store, t) for t in sub_taxes.values()), Decimal(0))
+        ),
+        total=fmt_money(total),
+        total_tax=fmt_money(
+            sum((tax.round_tax_total(store, t) for t in taxes.values()), Decimal(0))
+        ),
+        taxes=[
+            {"id": k, "total": fmt_money(v), "subtotal": fmt_money(sub_taxes.get(k, Decimal(0)))}
+            for k, v in taxes.items()
+        ],
+        meta_data=meta,
+        sku=sold.data.get("sku", "") if sold else None,
+        global_unique_id=sold.data.get("global_unique_id", "") if sold else None,
+        price=json_number(total / qty) if qty else 0,
+        image={"id": 0 if var or sold is None else "", "src": ""},
+        parent_name=product.data["name"] if var and product else None,
+    )
+    order.meta.setdefault("raw", {})[str(line["id"])] = {
+        "subtotal": str(subtotal),
+        "total": str(total),
+        "taxes": {str(k): str(v) for k, v in taxes.items()},
+        "sub_taxes": {str(k): str(v) for k, v in sub_taxes.items()},
+    }
+    return line
+
+
+def _totals(store: SandboxStore, order: Item) -> None:
+    """``calculate_totals()`` with per-line tax rounding (``round_at_subtotal`` = no)."""
+    d = order.data
+    per_line = store.setting("woocommerce_tax_round_at_subtotal", "no") != "yes"
+
+    def rnd(v: Decimal) -> Decimal:
+        return tax.round_tax_total(store, v) if per_line else v
+
+    cart_sub = cart_total = cart_tax_sub = Decimal(0)
+    cart_taxes: dict[int, Decimal] = {}
+    for line in d["line_items"]:
+        raw = order.meta["raw"][str(line["id"])]
+        cart_sub += Decimal(raw["subtotal"]).quantize(_TWO, rounding=ROUND_HALF_UP)
+        cart_total += Decimal(raw["total"]).quantize(_TWO, rounding=ROUND_HALF_UP)
+        for rid, t in raw["taxes"].items():
+            cart_taxes[int(rid)] = cart_taxes.get(int(rid), Decimal(0)) + rnd(Decimal(t))
+        for t in raw["sub_taxes"].values():
+            cart_tax_sub += rnd(Decimal(t))
+    cart_tax = sum(cart_taxes.values(), Decimal(0))
+    rates = {int(r["id"]): r for r in store.taxes}
+    d["tax_lines"] = []
+    for rid, amount in cart_taxes.items():
+        r = rates.get(rid, {"id": rid, "rate": "0", "name": "", "compound": False})
+        pct = Decimal(str(r["rate"]))
+        d["tax_lines"].append(
+            {
+                "id": store.next_id("item"),
+                "rate_code": tax.rate_code(r),
+                "rate_id": rid,
+                "label": r.get("name", ""),
+                "compound": bool(r.get("compound")),
+                "tax_total": fmt_money(tax.round_tax_total(store, amount)),
+                "shipping_tax_total": "0.00",
+                "rate_percent": json_number(pct),
+                "meta_data": [],
+            }
+        )
+    cart_tax_r = tax.round_tax_total(store, cart_tax)
+    d["discount_total"] = fmt_money(cart_sub - cart_total)
+    d["discount_tax"] = fmt_money(tax.round_tax_total(store, cart_tax_sub - cart_tax))
+    d["shipping_total"] = "0.00"
+    d["shipping_tax"] = "0.00"
+    d["cart_tax"] = fmt_money(cart_tax_r)
+    d["total_tax"] = fmt_money(cart_tax_r)
+    d["total"] = fmt_money(cart_total + cart_tax_r)
+
+
+def _reduce_stock(store: SandboxStore, order: Item) -> None:
+    if order.meta.get("stock_reduced"):
+        return
+    order.meta["stock_reduced"] = True
+    changes = []
+    for line in order.data["line_items"]:
+        item = store.find(line["variation_id"] or line["product_id"])
+        if item is None:
+            continue
+        parent = store.products.get(line["product_id"])
+        if parent is not None:
+            parent.data["total_sales"] = int(parent.data.get("total_sales", 0)) + line["quantity"]
+        moved = catalog.adjust_stock(store, item, -line["quantity"])
+        if moved is None:
+            continue
+        line["meta_data"].append(
+            {
+                "id": store.next_id("item_meta"),
+                "key": "_reduced_stock",
+                "value": str(line["quantity"]),
+                "display_key": "_reduced_stock",
+                "display_value": str(line["quantity"]),
+            }
+        )
+        changes.append(f"{line['name']} ({moved[1]}&rarr;{moved[2]})")
+    if changes:
+        add_note(store, order, "Stock levels reduced: " + ", ".join(changes))
+
+
+def _restore_stock(store: SandboxStore, order: Item) -> None:
+    if not order.meta.get("stock_reduced"):
+        return
+    order.meta["stock_reduced"] = False
+    changes = []
+    for line in order.data["line_items"]:
+        reduced = next((m for m in line["meta_data"] if m["key"] == "_reduced_stock"), None)
+        item = store.find(line["variation_id"] or line["product_id"])
+        if reduced is None or item is None:
+            continue
+        line["meta_data"].remove(reduced)
+        moved = catalog.adjust_stock(store, item, int(reduced["value"]))
+        if moved is not None:
+            changes.append(f"{line['name']} ({moved[1]}&rarr;{moved[2]})")
+    if changes:
+        add_note(store, order, "Stock levels increased: " + ", ".join(changes))
+
+
+def set_status(store: SandboxStore, order: Item, new: str) -> None:
+    old = order.data["status"]
+    if new == old:
+        return
+    order.data["status"] = new
+    now = store.now()
+    if new in ("processing", "completed") and order.meta.get("date_paid") is None:
+        order.meta["date_paid"] = now
+    if new == "completed":
+        order.meta["date_completed"] = now
+    # The stock hooks run before the status-change note is written, as in WooCommerce.
+    if new in _REDUCING:
+        _reduce_stock(store, order)
+    elif new in _RESTORING:
+        _restore_stock(store, order)
+    add_note(
+        store,
+        order,
+        f"Order status changed from {_LABELS.get(old, old)} to {_LABELS.get(new, new)}.",
+    )
+
+
+def _apply_fields(store: SandboxStore, order: Item, body: dict[str, Any]) -> None:
+    for key in _WRITABLE:
+        if key in body:
+            order.data[key] = body[key]
+    for key in ("billing", "shipping"):
+        if isinstance(body.get(key), dict):
+            order.data[key].update({k: v for k, v in body[key].items() if k in order.data[key]})
+    if isinstance(body.get("meta_data"), list):
+        meta = order.data["meta_data"]
+        for m in body["meta_data"]:
+            if not isinstance(m, dict) or "key" not in m:
+                continue
+            hit = next((x for x in meta if "id" in m and x["id"] == m["id"]), None)
+            if hit is not None:
+                hit["value"] = m.get("value")
+            else:
+                meta.append(
+                    {"id": store.next_id("order_meta"), "key": m["key"], "value": m.get("value")}
+                )
+
+
+def _check_status(body: dict[str, Any]) -> None:
+    if "status" in body and body["status"] not in ORDER_STATUSES:
+        msg = f"status is not one of {', '.join(ORDER_STATUSES[:-1])}, and {ORDER_STATUSES[-1]}."
+        raise invalid_param("status", msg, "rest_not_in_enum")
+
+
+def create_order(store: SandboxStore, body: dict[str, Any], *, validate: bool = True) -> Item:
+    """``POST /orders``: always a new order (no idempotency), stock by the status rules."""
+    if validate:
+        _check_status(body)
+    now = store.now()
+    key = "wc_order_" + "".join(
+        secrets.choice(string.ascii_letters + string.digits) for _ in range(13)
+    )
+    data = defaults.order_template()
+    data.update(
+        order_key=key,
+        prices_include_tax=tax.prices_include_tax(store),
+        currency=store.setting("woocommerce_currency", "EUR"),
+    )
+    order = Item(ORDER, store.next_id("post"), data, now, now)
+    _apply_fields(store, order, body)
+    for li in body.get("line_items") or []:
+        if isinstance(li, dict):
+            data["line_items"].append(_line(store, order, li, validate))
+    _totals(store, order)
+    store.orders[order.id] = order
+    target = body.get("status") or "pending"
+    set_status(store, order, target)
+    if body.get("set_paid") in (True, "true", "1", 1):
+        if order.data["status"] in ("on-hold", "pending", "failed", "cancelled"):
+            order.meta["date_paid"] = store.now()
+            set_status(store, order, "processing")
+        _reduce_stock(store, order)  # woocommerce_payment_complete
+    order.modified = store.now()
+    store.save(order)
+    store.emit("order.created", order.id)
+    return order
+
+
+def update_order(
+    store: SandboxStore, order: Item, body: dict[str, Any], *, validate: bool = True
+) -> None:
+    if validate:
+        _check_status(body)
+    _apply_fields(store, order, body)
+    if "status" in body:
+        set_status(store, order, body["status"])
+    if body.get("set_paid") in (True, "true", "1", 1) and order.meta.get("date_paid") is None:
+        order.meta["date_paid"] = store.now()
+        if order.data["status"] in ("on-hold", "pending", "failed", "cancelled"):
+            set_status(store, order, "processing")
+        _reduce_stock(store, order)
+    order.modified = store.now()
+    store.save(order)
+    store.emit("order.updated", order.id)

@@ -1,0 +1,118 @@
+"""Collection answers: paging, headers, ``Link``, ``_fields`` and date windows.
+
+WooCommerce/WordPress facts:
+- ``per_page`` 1..100 (default 10), else ``400 rest_invalid_param``; a page
+  past the end is ``200 []``.
+- ``X-WP-Total`` / ``X-WP-TotalPages``; ``Link`` has ``prev``/``next`` built
+  from the request's own query string (``oauth_*`` included, as the real
+  store does), ``page`` replaced in place or appended.
+- ``_fields`` trims; in a collection ``_links`` go too (unless asked for),
+  a single object keeps them.
+- ``after``/``before``/``modified_after``/``modified_before`` are strict at
+  one-second resolution (see ``dates.parse_query_date``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import quote_plus
+
+from .dates import InvalidDate, parse_query_date
+from .errors import invalid_param
+from .records import Item
+from .rest import Call, Reply, bool_param, int_param
+from .serialize import filter_fields
+
+__all__ = ["date_filter", "fields_of", "list_reply", "shape_one"]
+
+_DATE_PARAMS = {
+    "after": ("created", 1),
+    "before": ("created", -1),
+    "modified_after": ("modified", 1),
+    "modified_before": ("modified", -1),
+}
+
+
+def fields_of(call: Call) -> list[str] | None:
+    raw = call.params.get("_fields")
+    if raw is None or raw == "":
+        return None
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    return [f.strip() for f in items if f.strip()]
+
+
+def shape_one(call: Call, obj: dict[str, Any]) -> dict[str, Any]:
+    """A single object: ``_fields`` applied, ``_links`` kept (WordPress adds them after)."""
+    fields = fields_of(call)
+    if fields is None:
+        return obj
+    links = obj.get("_links")
+    out = filter_fields(obj, fields)
+    if links is not None:
+        out["_links"] = links
+    return out
+
+
+def date_filter(call: Call, tz: Any) -> Callable[[Item], bool]:
+    """A predicate for the date window parameters present in ``call``."""
+    gmt = bool(bool_param(call, "dates_are_gmt"))
+    checks: list[tuple[str, int, int]] = []
+    for name, (column, sign) in _DATE_PARAMS.items():
+        raw = call.params.get(name)
+        if raw is None:
+            continue
+        try:
+            checks.append((column, sign, parse_query_date(str(raw), gmt, tz)))
+        except InvalidDate:
+            raise invalid_param(name, "Invalid date.", "rest_invalid_date") from None
+
+    def keep(item: Item) -> bool:
+        for column, sign, bound in checks:
+            value = item.created if column == "created" else item.modified
+            if sign > 0 and not value > bound:
+                return False
+            if sign < 0 and not value < bound:
+                return False
+        return True
+
+    return keep
+
+
+def _link(call: Call, page: int) -> str:
+    pairs = [(k, v) for k, v in call.query]
+    if any(k == "page" for k, _ in pairs):
+        pairs = [(k, str(page) if k == "page" else v) for k, v in pairs]
+    else:
+        pairs.append(("page", str(page)))
+    qs = "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in pairs)
+    return f"{call.store.config.home_url}/wp-json{call.route}?{qs}"
+
+
+def list_reply(
+    call: Call, items: Iterable[Item], to_json: Callable[[Item], dict[str, Any]]
+) -> Reply:
+    """Page ``items`` (already filtered and ordered) into WooCommerce's collection answer."""
+    per_page = int_param(call, "per_page", 10, minimum=1, maximum=100) or 10
+    page = int_param(call, "page", 1, minimum=1) or 1
+    offset = int_param(call, "offset", None, minimum=0)
+    rows = list(items)
+    total = len(rows)
+    start = offset if offset is not None else (page - 1) * per_page
+    chosen = rows[start : start + per_page]
+    fields = fields_of(call)
+    body = []
+    for item in chosen:
+        obj = to_json(item)
+        body.append(obj if fields is None else filter_fields(obj, fields))
+    pages = math.ceil(total / per_page) if total else 0
+    headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
+    links = []
+    if page > 1 and pages:
+        links.append(f'<{_link(call, min(page - 1, pages))}>; rel="prev"')
+    if page < pages:
+        links.append(f'<{_link(call, page + 1)}>; rel="next"')
+    if links:
+        headers["Link"] = ", ".join(links)
+    return Reply(body, 200, headers)

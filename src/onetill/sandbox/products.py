@@ -1,0 +1,255 @@
+"""``/wc/v3/products``: list, read, create, update, trash/force delete, batch.
+
+WooCommerce facts: default ``status=any`` excludes trash; ``sku`` (comma list)
+also matches variations, which then appear in the list as variations;
+``type=variation`` is a 400 (not in the enum); ``orderby`` date/modified get
+``ID`` appended for stable paging; ``GET /products/{variation_id}`` works.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from . import catalog
+from .batch import run_batch
+from .errors import RestError, invalid_id, invalid_param
+from .listing import date_filter, list_reply, shape_one
+from .records import PRODUCT, Item
+from .rest import Call, Reply, Route, bool_param, id_list, require
+from .serialize import item_json
+
+__all__ = ["ORDERBY", "ROUTES", "order_items", "parse_order"]
+
+ORDERBY = (
+    "date",
+    "id",
+    "include",
+    "title",
+    "slug",
+    "modified",
+    "popularity",
+    "rating",
+    "post__in",
+    "price",
+    "sales",
+    "menu_order",
+    "random",
+    "popularity",
+    "rating",
+    "menu_order",
+    "price",
+    "popularity",
+    "rating",
+)
+_STATUSES = ("any", "future", "trash", "draft", "pending", "private", "publish")
+_TYPES = ("simple", "grouped", "external", "variable")
+_BASE = "/wc/v3/products"
+
+
+def _enum(name: str, values: tuple[str, ...]) -> RestError:
+    uniq = list(values)
+    msg = f"{name} is not one of {', '.join(uniq[:-1])}, and {uniq[-1]}."
+    return invalid_param(name, msg, "rest_not_in_enum")
+
+
+def parse_order(call: Call, allowed: tuple[str, ...]) -> tuple[str, bool]:
+    orderby = str(call.params.get("orderby") or "date")
+    if orderby not in allowed:
+        raise _enum("orderby", allowed)
+    order = str(call.params.get("order") or "desc").lower()
+    if order not in ("asc", "desc"):
+        raise invalid_param("order", "order is not one of asc and desc.", "rest_not_in_enum")
+    return orderby, order == "desc"
+
+
+def order_items(
+    call: Call, items: list[Item], allowed: tuple[str, ...], include: list[int] | None = None
+) -> list[Item]:
+    orderby, desc = parse_order(call, allowed)
+    store = call.store
+    now = store.now()
+
+    def key(it: Item) -> Any:
+        if orderby == "id":
+            return it.id
+        if orderby == "modified":
+            return (it.modified, it.id)
+        if orderby == "title":
+            return (str(it.data.get("name", "")).lower(), it.id)
+        if orderby == "slug":
+            return (str(it.data.get("slug", "")), it.id)
+        if orderby in ("include", "post__in") and include:
+            return include.index(it.id) if it.id in include else len(include)
+        if orderby == "price":
+            p = catalog.active_price(store, it, now) if it.kind != "order" else it.data["total"]
+            return (Decimal(p or "0"), it.id)
+        if orderby in ("popularity", "sales"):
+            return (int(it.data.get("total_sales", 0)), it.id)
+        if orderby == "menu_order":
+            return (int(it.data.get("menu_order", 0)), it.id)
+        return (it.created, it.id)
+
+    if orderby in ("include", "post__in"):
+        return sorted(items, key=key)
+    return sorted(items, key=key, reverse=desc)
+
+
+def _status_ok(status: Any, wanted: str) -> bool:
+    if wanted == "any":
+        return bool(status != "trash")
+    return bool(status == wanted)
+
+
+def list_products(call: Call) -> Reply:
+    store = call.store
+    status = str(call.params.get("status") or "any")
+    if status not in _STATUSES:
+        raise _enum("status", _STATUSES)
+    ptype = call.params.get("type")
+    if ptype is not None and ptype not in _TYPES:
+        raise _enum("type", _TYPES)
+    keep_date = date_filter(call, store.tz)
+    require(call, "list")
+    include = id_list(call, "include")
+    exclude = set(id_list(call, "exclude") or [])
+    parents = id_list(call, "parent")
+    skus = [s.strip() for s in str(call.params.get("sku") or "").split(",") if s.strip()]
+    search = str(call.params.get("search") or "").lower()
+    category = call.params.get("category")
+    tax_class = call.params.get("tax_class")
+    stock_status = call.params.get("stock_status")
+    slug = call.params.get("slug")
+    on_sale = bool_param(call, "on_sale")
+    gtin = call.params.get("global_unique_id")
+    pool: list[Item] = list(store.products.values())
+    if skus:
+        pool += list(store.variations.values())
+    now = store.now()
+    out = []
+    include_set = set(include) if include else None
+    for it in pool:
+        d = it.data
+        if not _status_ok(d.get("status"), status):
+            continue
+        if include_set is not None and it.id not in include_set:
+            continue
+        if it.id in exclude or (ptype and d.get("type") != ptype):
+            continue
+        if skus and d.get("sku") not in skus:
+            continue
+        if parents is not None and it.kind == PRODUCT and 0 not in parents:
+            continue
+        if search and search not in str(d.get("name", "")).lower():
+            continue
+        if category and not any(
+            str(c.get("id")) == str(category) or c.get("slug") == category
+            for c in d.get("categories", [])
+        ):
+            continue
+        if tax_class is not None and d.get("tax_class") != (
+            "" if tax_class == "standard" else tax_class
+        ):
+            continue
+        if stock_status and catalog.stock_status(store, it) != stock_status:
+            continue
+        if slug and d.get("slug") != slug:
+            continue
+        if gtin and d.get("global_unique_id") != gtin:
+            continue
+        if on_sale is not None and catalog.is_on_sale(store, it, now) != on_sale:
+            continue
+        if not keep_date(it):
+            continue
+        out.append(it)
+    ordered = order_items(call, out, ORDERBY, include)
+    return list_reply(call, ordered, lambda it: item_json(store, it))
+
+
+def _get(call: Call, item_id: int) -> Item:
+    item = call.store.find(item_id)
+    if item is None:
+        raise invalid_id("product")
+    return item
+
+
+def get_product(call: Call) -> Reply:
+    require(call, "read")
+    item = _get(call, int(call.args["id"]))
+    return Reply(shape_one(call, item_json(call.store, item)))
+
+
+def create_product(call: Call) -> Reply:
+    require(call, "create")
+    item = catalog.create_product(call.store, call.json, validate_body=True)
+    home = call.store.config.home_url
+    return Reply(item_json(call.store, item), 201, {"Location": f"{home}/wp-json{_BASE}/{item.id}"})
+
+
+def update_product(call: Call) -> Reply:
+    require(call, "edit")
+    item = _get(call, int(call.args["id"]))
+    catalog.update_item(call.store, item, call.json, validate_body=True)
+    return Reply(item_json(call.store, item))
+
+
+def _edit_context(call: Call, item: Item) -> dict[str, Any]:
+    """The object as DELETE answers it (``context=edit`` adds the slug fields)."""
+    out = item_json(call.store, item)
+    if item.kind == PRODUCT:
+        out["generated_slug"] = item.data.get("slug", "")
+        out["permalink_template"] = f"{call.store.config.home_url}/product/%pagename%/"
+    return out
+
+
+def delete_product(call: Call) -> Reply:
+    require(call, "delete")
+    item = _get(call, int(call.args["id"]))
+    before = _edit_context(call, item)
+    if bool_param(call, "force"):
+        catalog.force_delete(call.store, item)
+    else:
+        catalog.trash(call.store, item)
+    return Reply(before)
+
+
+def batch_products(call: Call) -> Reply:
+    store = call.store
+
+    def create(body: dict[str, Any]) -> dict[str, Any]:
+        return item_json(store, catalog.create_product(store, body, validate_body=False))
+
+    def update(item_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        item = store.find(item_id)
+        if item is None:
+            raise invalid_id("product", 400)
+        catalog.update_item(store, item, body, validate_body=False)
+        return item_json(store, item)
+
+    def delete(item_id: int) -> dict[str, Any]:
+        item = store.find(item_id)
+        if item is None:
+            raise invalid_id("product", 404)
+        before = _edit_context(call, item)
+        catalog.force_delete(store, item)  # batch delete is always permanent
+        return before
+
+    return run_batch(call, create, update, delete)
+
+
+ROUTES = [
+    Route(_BASE, {"GET": list_products, "POST": create_product}),
+    Route(
+        f"{_BASE}/batch", {"POST": batch_products, "PUT": batch_products, "PATCH": batch_products}
+    ),
+    Route(
+        rf"{_BASE}/(?P<id>\d+)",
+        {
+            "GET": get_product,
+            "POST": update_product,
+            "PUT": update_product,
+            "PATCH": update_product,
+            "DELETE": delete_product,
+        },
+    ),
+]

@@ -1,0 +1,153 @@
+"""Refunds: ``POST /orders/{id}/refunds`` with negative lines and optional restock.
+
+WooCommerce facts: ``amount`` must be positive and at most what is left to
+refund; ``restock_items`` puts each refunded quantity back on the item holding
+the stock (order note "Item #N stock increased from a to b."); a refund of
+the whole remaining total marks the order ``refunded``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from . import catalog, tax
+from .checkout import add_note, fmt_money, json_number, set_status
+from .errors import RestError
+from .records import REFUND, Item
+
+if TYPE_CHECKING:
+    from .state import SandboxStore
+
+__all__ = ["create_refund"]
+
+_TWO = Decimal("0.01")
+
+
+def create_refund(store: SandboxStore, order: Item, body: dict[str, Any]) -> Item:
+    """``POST /orders/{id}/refunds``: negative lines, optional restock, maybe ``refunded``."""
+    by_id = {li["id"]: li for li in order.data["line_items"]}
+    rates = {int(r["id"]): r for r in store.taxes}
+    lines: list[dict[str, Any]] = []
+    tax_totals: dict[int, Decimal] = {}
+    computed = Decimal(0)
+    restock: list[tuple[dict[str, Any], int]] = []
+    for req in body.get("line_items") or []:
+        src = by_id.get(int(req.get("id", 0))) if isinstance(req, dict) else None
+        if src is None:
+            continue
+        qty = int(req.get("quantity") or 0)
+        amount = Decimal(str(req.get("refund_total") or "0"))
+        taxes = {
+            int(t["id"]): Decimal(str(t.get("refund_total") or "0"))
+            for t in req.get("refund_tax") or []
+            if isinstance(t, dict)
+        }
+        for rid, t in taxes.items():
+            tax_totals[rid] = tax_totals.get(rid, Decimal(0)) + t
+        line_tax = sum(taxes.values(), Decimal(0))
+        computed += amount + line_tax
+        lines.append(
+            {
+                "id": store.next_id("item"),
+                "name": src["name"],
+                "product_id": src["product_id"],
+                "variation_id": src["variation_id"],
+                "quantity": -qty,
+                "tax_class": src["tax_class"],
+                "subtotal": fmt_money(-amount),
+                "subtotal_tax": fmt_money(-line_tax),
+                "total": fmt_money(-amount),
+                "total_tax": fmt_money(-line_tax),
+                "taxes": [
+                    {"id": k, "total": fmt_money(-v), "subtotal": fmt_money(-v)}
+                    for k, v in taxes.items()
+                ],
+                "meta_data": [
+                    {
+                        "id": store.next_id("item_meta"),
+                        "key": "_refunded_item_id",
+                        "value": str(src["id"]),
+                        "display_key": "_refunded_item_id",
+                        "display_value": str(src["id"]),
+                    }
+                ],
+                "sku": src["sku"],
+                "global_unique_id": src["global_unique_id"],
+                "price": json_number((amount / qty).quantize(_TWO)) if qty else 0,
+                "image": src["image"],
+                "parent_name": src["parent_name"],
+            }
+        )
+        if qty:
+            restock.append((src, qty))
+    amount = Decimal(str(body["amount"])) if body.get("amount") not in (None, "") else computed
+    already = sum(
+        (
+            Decimal(store.refunds[r].data["amount"])
+            for r in order.meta.get("refunds", [])
+            if r in store.refunds
+        ),
+        Decimal(0),
+    )
+    remaining = Decimal(order.data["total"]) - already
+    if amount <= 0:
+        raise RestError(
+            400, "woocommerce_rest_invalid_order_refund", "Refund amount must be greater than zero."
+        )
+    if amount > remaining:
+        raise RestError(
+            500, "woocommerce_rest_cannot_create_order_refund", "Invalid refund amount."
+        )
+    full = amount == remaining
+    now = store.now()
+    data = {
+        "amount": fmt_money(amount),
+        "reason": str(body.get("reason") or ""),
+        "refunded_by": 1,
+        "refunded_payment": False,
+        "meta_data": [
+            {
+                "id": store.next_id("order_meta"),
+                "key": "_refund_type",
+                "value": "full" if full else "partial",
+            }
+        ],
+        "line_items": lines,
+        "shipping_lines": [],
+        "tax_lines": [
+            {
+                "id": store.next_id("item"),
+                "rate_code": tax.rate_code(rates.get(rid, {})),
+                "rate_id": rid,
+                "label": rates.get(rid, {}).get("name", ""),
+                "compound": bool(rates.get(rid, {}).get("compound")),
+                "tax_total": fmt_money(-v),
+                "shipping_tax_total": "0.00",
+                "rate_percent": json_number(Decimal(str(rates.get(rid, {}).get("rate", "0")))),
+                "meta_data": [],
+            }
+            for rid, v in tax_totals.items()
+        ],
+        "fee_lines": [],
+    }
+    refund = Item(REFUND, store.next_id("post"), data, now, now, {"order_id": order.id})
+    store.refunds[refund.id] = refund
+    order.meta.setdefault("refunds", []).insert(0, refund.id)
+    store.save(refund)
+    if body.get("restock_items") in (True, "true", "1", 1):
+        for src, qty in restock:
+            item = store.find(src["variation_id"] or src["product_id"])
+            moved = None if item is None else catalog.adjust_stock(store, item, qty)
+            if moved is not None:
+                add_note(
+                    store,
+                    order,
+                    f"Item #{moved[0].id} stock increased from {moved[1]} to {moved[2]}.",
+                )
+    if full:
+        set_status(store, order, "refunded")
+    order.modified = store.now()
+    store.save(order)
+    store.emit("order.updated", order.id)
+    return refund

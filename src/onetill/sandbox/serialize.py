@@ -1,0 +1,252 @@
+"""Full v3 JSON shapes, built from the stored records at answer time.
+
+Derived fields (``price``, ``on_sale``, ``stock_status``, ``variations``, the
+``"parent"`` of ``manage_stock``, every date string) are computed here so they
+always agree with the store's clock and stock.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from . import catalog
+from .dates import format_gmt, format_local
+from .records import PRODUCT, Item
+
+if TYPE_CHECKING:
+    from .state import SandboxStore
+
+__all__ = [
+    "filter_fields",
+    "item_json",
+    "links",
+    "order_json",
+    "product_json",
+    "refund_json",
+    "variation_json",
+    "webhook_json",
+]
+
+_ALL = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def links(
+    store: SandboxStore,
+    path: str,
+    collection: str,
+    *,
+    up: str | None = None,
+    allow: list[str] | None = None,
+    hints: bool = True,
+) -> dict[str, Any]:
+    """The ``_links`` WordPress adds: self (with targetHints), collection, maybe up."""
+    api = f"{store.config.home_url}/wp-json/wc/v3/"
+    self_link: dict[str, Any] = {"href": api + path}
+    if hints:
+        self_link["targetHints"] = {"allow": allow or _ALL}
+    out: dict[str, Any] = {"self": [self_link], "collection": [{"href": api + collection}]}
+    if up is not None:
+        out["up"] = [{"href": api + up}]
+    return out
+
+
+def _dates(store: SandboxStore, out: dict[str, Any], name: str, ts: int | None) -> None:
+    out[name] = None if ts is None else format_local(ts, store.tz)
+    out[f"{name}_gmt"] = None if ts is None else format_gmt(ts)
+
+
+def _price_html(store: SandboxStore, price: str) -> str:
+    if not price:
+        return ""
+    return (
+        '<span class="woocommerce-Price-amount amount"><bdi><span class="woocommerce-Price-'
+        f'currencySymbol" translate="no">&euro;</span>{Decimal(price):.2f}</bdi></span>'
+    )
+
+
+def _common(store: SandboxStore, item: Item, now: int) -> dict[str, Any]:
+    d = item.data
+    price = catalog.active_price(store, item, now)
+    out: dict[str, Any] = {"id": item.id}
+    out.update(d)
+    _dates(store, out, "date_created", item.created)
+    _dates(store, out, "date_modified", item.modified)
+    out["price"] = price
+    out["on_sale"] = catalog.is_on_sale(store, item, now)
+    out["purchasable"] = price != "" and d.get("status") != "trash"
+    _dates(store, out, "date_on_sale_from", item.meta.get("sale_from"))
+    _dates(store, out, "date_on_sale_to", item.meta.get("sale_to"))
+    out["stock_quantity"] = catalog.shown_stock(store, item)
+    out["stock_status"] = catalog.stock_status(store, item)
+    backorders = d.get("backorders", "no")
+    out["backorders_allowed"] = backorders != "no"
+    out["backordered"] = bool(
+        out["backorders_allowed"]
+        and out["stock_quantity"] is not None
+        and out["stock_quantity"] < 0
+    )
+    return out
+
+
+def product_json(store: SandboxStore, item: Item, now: int | None = None) -> dict[str, Any]:
+    now = store.now() if now is None else now
+    out = _common(store, item, now)
+    home = store.config.home_url
+    out["permalink"] = f"{home}/product/{item.data.get('slug', '')}/"
+    out["manage_stock"] = bool(item.data.get("manage_stock"))
+    out["variations"] = list(store.children.get(item.id, []))
+    out["has_options"] = item.data.get("type") == "variable"
+    out["shipping_required"] = not item.data.get("virtual", False)
+    out["shipping_taxable"] = out["shipping_required"] and item.data.get("tax_status") in (
+        "taxable",
+        "shipping",
+    )
+    out["price_html"] = _price_html(store, out["price"])
+    out.pop("total_sales", None)
+    out["total_sales"] = item.data.get("total_sales", 0)
+    out["_links"] = links(store, f"products/{item.id}", "products")
+    return out
+
+
+def variation_json(
+    store: SandboxStore, item: Item, now: int | None = None, *, global_route: bool = False
+) -> dict[str, Any]:
+    now = store.now() if now is None else now
+    out = _common(store, item, now)
+    out["type"] = "variation"
+    out.pop("total_sales", None)
+    pid = item.data["parent_id"]
+    parent = store.products.get(pid)
+    slug = parent.data.get("slug", "") if parent else ""
+    attrs = "&".join(
+        f"attribute_{str(a.get('slug') or a.get('name', '')).lower()}={a.get('option', '')}"
+        for a in item.data.get("attributes", [])
+    )
+    out["permalink"] = f"{store.config.home_url}/product/{slug}/" + (f"?{attrs}" if attrs else "")
+    if catalog.is_parent_managed(store, item):
+        out["manage_stock"] = "parent"
+    else:
+        out["manage_stock"] = bool(item.data.get("manage_stock"))
+    if global_route:
+        # WooCommerce's global /variations answers carry these odd links (up: products/0).
+        out["_links"] = links(
+            store, f"variations/{item.id}", "variations", up="products/0", hints=False
+        )
+    else:
+        out["_links"] = links(
+            store,
+            f"products/{pid}/variations/{item.id}",
+            f"products/{pid}/variations",
+            up=f"products/{pid}",
+        )
+    return out
+
+
+def item_json(store: SandboxStore, item: Item) -> dict[str, Any]:
+    """A product or a variation as ``GET /products/{id}`` shows it."""
+    if item.kind == PRODUCT:
+        return product_json(store, item)
+    return variation_json(store, item)
+
+
+def _money(v: Decimal | str | int) -> str:
+    return f"{Decimal(v):.2f}"
+
+
+def order_json(store: SandboxStore, order: Item) -> dict[str, Any]:
+    d = order.data
+    out: dict[str, Any] = {"id": order.id}
+    out.update({k: v for k, v in d.items() if not k.startswith("_")})
+    out["version"] = store.config.wc_version
+    out["prices_include_tax"] = d.get("prices_include_tax", True)
+    out["date_created"] = format_local(order.created, store.tz)
+    out["date_modified"] = format_local(order.modified, store.tz)
+    out["date_created_gmt"] = format_gmt(order.created)
+    out["date_modified_gmt"] = format_gmt(order.modified)
+    for name in ("date_completed", "date_paid"):
+        ts = order.meta.get(name)
+        out[name] = None if ts is None else format_local(ts, store.tz)
+        out[f"{name}_gmt"] = None if ts is None else format_gmt(ts)
+    out["number"] = str(order.id)
+    out["refunds"] = [
+        {
+            "id": r.id,
+            "reason": r.data.get("reason", ""),
+            "total": _money(-Decimal(r.data["amount"])),
+            "total_tax": _money(
+                -sum((Decimal(t["tax_total"].lstrip("-")) for t in r.data["tax_lines"]), Decimal(0))
+            ),
+        }
+        for r in (store.refunds[i] for i in order.meta.get("refunds", []) if i in store.refunds)
+    ]
+    home = store.config.home_url
+    status = d["status"]
+    out["payment_url"] = (
+        f"{home}/checkout/order-pay/{order.id}/?pay_for_order=true&key={d['order_key']}"
+    )
+    out["is_editable"] = status in ("pending", "on-hold", "auto-draft")
+    out["needs_payment"] = status in ("pending", "failed") and Decimal(d["total"]) > 0
+    out["needs_processing"] = any(li.get("product_id") for li in d["line_items"])
+    out["currency_symbol"] = "€" if d.get("currency") == "EUR" else "$"
+    out["_links"] = links(store, f"orders/{order.id}", "orders")
+    out["_links"]["email_templates"] = [
+        {
+            "embeddable": True,
+            "href": f"{home}/wp-json/wc/v3/orders/{order.id}/actions/email_templates",
+        }
+    ]
+    return out
+
+
+def refund_json(store: SandboxStore, refund: Item) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": refund.id}
+    _dates(store, out, "date_created", refund.created)
+    out.update(refund.data)
+    oid = refund.meta["order_id"]
+    out["_links"] = links(
+        store,
+        f"orders/{oid}/refunds/{refund.id}",
+        f"orders/{oid}/refunds",
+        up=f"orders/{oid}",
+        allow=["GET", "DELETE"],
+    )
+    return out
+
+
+def webhook_json(store: SandboxStore, hook: Item) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": hook.id}
+    out.update(hook.data)
+    _dates(store, out, "date_created", hook.created)
+    mod = hook.modified if hook.meta.get("saved_again") else None
+    _dates(store, out, "date_modified", mod)
+    out["_links"] = links(store, f"webhooks/{hook.id}", "webhooks")
+    return out
+
+
+def filter_fields(obj: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """``_fields=a,b.c``: keep the named top-level and nested keys (WordPress order of ``obj``)."""
+    tree: dict[str, Any] = {}
+    for f in fields:
+        node = tree
+        parts = [p for p in f.strip().split(".") if p]
+        for i, part in enumerate(parts):
+            if i == len(parts) - 1:
+                node[part] = True
+            else:
+                nxt = node.get(part)
+                if nxt is True:
+                    break
+                node = node.setdefault(part, {})
+    return _prune(obj, tree)
+
+
+def _prune(obj: dict[str, Any], tree: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        want = tree.get(key)
+        if want is True:
+            out[key] = value
+        elif isinstance(want, dict) and isinstance(value, dict):
+            out[key] = _prune(value, want)
+    return out

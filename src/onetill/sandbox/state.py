@@ -1,0 +1,208 @@
+"""SandboxStore: the whole state of one emulated WooCommerce store.
+
+Control methods (called by ``control.py``, tests and benchmarks; each behaves
+like the WooCommerce action it names and fires the webhooks it would):
+
+- ``SandboxStore.from_config(config, clock=None)``: build the store (recorded
+  store dir, generated catalog, or the SQLite ``state_file`` when it holds one).
+- ``place_online_order(line_items) -> dict``: a web-shop checkout, paid
+  (``processing``): reduces stock, bumps the products' dates, fires
+  ``order.created`` and ``product.updated``. Line items as in the REST API
+  (``product_id``, ``variation_id``, ``quantity``, optional ``sku``).
+- ``admin_update_product(id, fields) -> dict``: an edit in wp-admin, for a
+  product or a variation id (v3 field names, e.g. ``regular_price``,
+  ``stock_quantity``); returns the v3 object.
+- ``trash_product(id) -> dict`` / ``force_delete_product(id) -> dict``.
+- ``list_orders() -> list[dict]``: every order, full v3 (with ``meta_data``).
+- ``stock_of(ids) -> dict[int, int | None]``: the stock shown for each id
+  (a parent-managed variation shows its parent's), None when unmanaged or unknown.
+- ``revoke_key(ck)``; ``set_clock_offset(seconds)``; ``now() -> int``.
+- ``await webhooks_idle()`` waits for queued deliveries; ``await aclose()``
+  cancels them (and closes the state file); ``dispatcher.log`` lists every
+  delivery attempt (webhook_id, topic, resource_id, status, ok).
+- ``keyring.keys`` / ``keyring.read_only_keys``: the live key pairs.
+
+Not thread-safe beyond the GIL: call it from the event loop that serves it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from . import catalog, checkout, loader, serialize
+from .auth import KeyRing
+from .config import SandboxConfig
+from .persist import StateFile
+from .records import ORDER, PRODUCT, REFUND, VARIATION, WEBHOOK, Item
+from .webhooks import Dispatcher
+
+__all__ = ["SandboxStore"]
+
+_COUNTERS = ("post", "item", "item_meta", "order_meta", "note", "webhook", "delivery")
+
+
+class SandboxStore:
+    """Products, variations, orders, refunds, taxes, settings, webhooks and the clock."""
+
+    def __init__(self, config: SandboxConfig, *, clock: Callable[[], float] | None = None) -> None:
+        self.config = config
+        self.tz = ZoneInfo(config.timezone)
+        self.keyring = KeyRing(dict(config.keys), dict(config.read_only_keys))
+        self._clock = clock or time.time
+        self.clock_offset_s = config.clock_offset_s
+        self.products: dict[int, Item] = {}
+        self.variations: dict[int, Item] = {}
+        self.children: dict[int, list[int]] = {}
+        self.orders: dict[int, Item] = {}
+        self.refunds: dict[int, Item] = {}
+        self.webhooks: dict[int, Item] = {}
+        self.taxes: list[dict[str, Any]] = []
+        self.tax_classes: list[dict[str, Any]] = []
+        self.categories: list[dict[str, Any]] = []
+        self.settings: dict[str, list[dict[str, Any]]] = {}
+        self.index: dict[str, Any] = {}
+        self.counters: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
+        self.state_file: StateFile | None = None
+        self.dispatcher = Dispatcher(self)
+
+    # --- building -----------------------------------------------------------
+
+    @classmethod
+    def from_config(
+        cls, config: SandboxConfig, *, clock: Callable[[], float] | None = None
+    ) -> SandboxStore:
+        """From the state file (if it holds a store), else a recorded dir or a generated catalog."""
+        store = cls(config, clock=clock)
+        if config.state_file is not None:
+            state = StateFile(config.state_file)
+            if not state.is_empty():
+                loader.load_state_file(store, state)
+                store.state_file = state
+                return store
+            loader.populate(store)  # before attaching: no per-id writes while generating
+            loader.dump_state_file(store, state)
+            store.state_file = state
+            return store
+        loader.populate(store)
+        return store
+
+    # --- clock and ids ------------------------------------------------------
+
+    def now(self) -> int:
+        """The server clock (epoch seconds, one-second resolution), offset included."""
+        return int(self._clock() + self.clock_offset_s)
+
+    def set_clock_offset(self, seconds: float) -> None:
+        """Skew the server clock (Date header, dates written, OAuth timestamp window)."""
+        self.clock_offset_s = float(seconds)
+
+    def next_id(self, counter: str) -> int:
+        """WordPress ids: products, variations, orders and refunds share the post sequence."""
+        self.counters[counter] += 1
+        if self.state_file is not None:
+            self.state_file.save_blob("counters", self.counters)
+        return self.counters[counter]
+
+    # --- persistence --------------------------------------------------------
+
+    def save(self, item: Item) -> None:
+        if self.state_file is not None:
+            self.state_file.save_item(item)
+
+    def forget(self, item: Item) -> None:
+        if self.state_file is not None:
+            self.state_file.delete_item(item.kind, item.id)
+
+    def save_blob(self, name: str, value: Any) -> None:
+        if self.state_file is not None:
+            self.state_file.save_blob(name, value)
+
+    # --- lookups ------------------------------------------------------------
+
+    def setting(self, setting_id: str, default: str = "") -> str:
+        for group in self.settings.values():
+            for s in group:
+                if s.get("id") == setting_id:
+                    return str(s.get("value", default))
+        return default
+
+    def find(self, item_id: int) -> Item | None:
+        """A product or a variation by id."""
+        return self.products.get(item_id) or self.variations.get(item_id)
+
+    def collection(self, kind: str) -> dict[int, Item]:
+        return {
+            PRODUCT: self.products,
+            VARIATION: self.variations,
+            ORDER: self.orders,
+            REFUND: self.refunds,
+            WEBHOOK: self.webhooks,
+        }[kind]
+
+    # --- webhooks -----------------------------------------------------------
+
+    def emit(self, topic: str, resource_id: int) -> None:
+        """Queue deliveries for every active webhook on ``topic`` (coalesced per resource)."""
+        self.dispatcher.emit(topic, resource_id)
+
+    async def webhooks_idle(self) -> None:
+        await self.dispatcher.idle()
+
+    async def aclose(self) -> None:
+        await self.dispatcher.aclose()
+        if self.state_file is not None:
+            self.state_file.close()
+            self.state_file = None
+
+    # --- control API --------------------------------------------------------
+
+    def place_online_order(self, line_items: list[dict[str, Any]]) -> dict[str, Any]:
+        """A paid web-shop checkout: stock drops, dates bump, webhooks fire."""
+        order = checkout.create_order(
+            self,
+            {"set_paid": True, "created_via": "checkout", "line_items": line_items},
+            validate=False,
+        )
+        return serialize.order_json(self, order)
+
+    def admin_update_product(self, item_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        """An edit in wp-admin of a product or a variation (v3 field names)."""
+        item = self.find(item_id)
+        if item is None:
+            raise KeyError(f"no product or variation {item_id}")
+        catalog.update_item(self, item, fields, validate_body=False)
+        return serialize.item_json(self, item)
+
+    def trash_product(self, item_id: int) -> dict[str, Any]:
+        item = self.find(item_id)
+        if item is None:
+            raise KeyError(f"no product or variation {item_id}")
+        before = serialize.item_json(self, item)
+        catalog.trash(self, item)
+        return before
+
+    def force_delete_product(self, item_id: int) -> dict[str, Any]:
+        item = self.find(item_id)
+        if item is None:
+            raise KeyError(f"no product or variation {item_id}")
+        before = serialize.item_json(self, item)
+        catalog.force_delete(self, item)
+        return before
+
+    def list_orders(self) -> list[dict[str, Any]]:
+        return [
+            serialize.order_json(self, o) for o in sorted(self.orders.values(), key=lambda o: o.id)
+        ]
+
+    def stock_of(self, ids: list[int]) -> dict[int, int | None]:
+        out: dict[int, int | None] = {}
+        for i in ids:
+            item = self.find(i)
+            out[i] = None if item is None else catalog.shown_stock(self, item)
+        return out
+
+    def revoke_key(self, ck: str) -> None:
+        self.keyring.revoke(ck)
