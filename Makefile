@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/onetill --help
+	$(BIN)/onetill demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from onetill.store import schema_catalog, schema_orders
+from onetill.store import schema_catalog, schema_engine, schema_orders
 
 __all__ = ["MIGRATIONS"]
 
 MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0001_catalog", schema_catalog.STATEMENTS),
     ("0002_orders", schema_orders.STATEMENTS),
+    ("0003_engine", schema_engine.STATEMENTS),
 ]

@@ -4,6 +4,10 @@ Products and variations share one table, ``products`` (``type`` is
 ``variation`` and ``parent_id`` is set for a variation), because the till
 looks both up the same way (barcode, SKU, id) and stock may live on either.
 Money is TEXT holding WooCommerce's decimal strings, never REAL.
+
+The name index (FTS5) keeps no positions (``detail=none``): the till's
+search is "every word as a prefix", which needs none, and the initial sync
+writes it much faster.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ STATEMENTS: list[str] = [
         status TEXT NOT NULL,              -- publish | draft | pending | private | trash | deleted
         name TEXT NOT NULL DEFAULT '',
         sku TEXT NOT NULL DEFAULT '',
-        barcode TEXT NOT NULL DEFAULT '',  -- global_unique_id, else the configured meta key
+        barcode TEXT NOT NULL DEFAULT '',  -- global_unique_id, else SKU, else meta
         price TEXT NOT NULL DEFAULT '',
         regular_price TEXT NOT NULL DEFAULT '',
         sale_price TEXT NOT NULL DEFAULT '',
@@ -29,22 +33,24 @@ STATEMENTS: list[str] = [
         tax_class TEXT NOT NULL DEFAULT '', -- '' is the standard class; variations may say 'parent'
         manage_stock TEXT NOT NULL DEFAULT '0', -- '1', '0' or 'parent'
         stock_quantity INTEGER,            -- local view: store stock minus unsent sales
+                                           -- (for manage_stock 'parent': the parent's)
         store_stock_quantity INTEGER,      -- the last value WooCommerce reported
         stock_status TEXT NOT NULL DEFAULT 'instock',
         backorders TEXT NOT NULL DEFAULT 'no',
         categories TEXT NOT NULL DEFAULT '[]', -- JSON list of category ids
         date_modified_gmt TEXT NOT NULL DEFAULT '', -- naive UTC ISO, as WooCommerce sends it
-        sellable INTEGER NOT NULL DEFAULT 0,
+        purchasable INTEGER NOT NULL DEFAULT 1, -- WooCommerce's own flag
+        sellable INTEGER NOT NULL DEFAULT 0, -- publish+purchasable(+parent publish)
         raw TEXT NOT NULL DEFAULT '{}'     -- the JSON object as received
     )
     """,
     "CREATE INDEX products_parent ON products(parent_id)",
     "CREATE INDEX products_sku ON products(sku) WHERE sku != ''",
     "CREATE INDEX products_barcode ON products(barcode) WHERE barcode != ''",
-    "CREATE INDEX products_modified ON products(date_modified_gmt)",
     """
     CREATE VIRTUAL TABLE products_fts USING fts5(
-        name, sku, content='products', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        name, sku, content='products', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2', detail=none, columnsize=0
     )
     """,
     """

@@ -6,8 +6,11 @@ deleted: a voided order stays, with its reason.
 
 Order states: ``pending_sync`` -> ``in_flight`` -> ``synced`` |
 ``synced_with_discrepancy`` | ``failed`` (-> ``pending_sync`` on retry,
-``voided`` on void). ``in_flight`` after a crash means "fate unknown": the
-order is looked up by UUID before any resend.
+``voided`` on void). ``in_flight`` means "may have reached the store":
+whether after a crash, a timeout or a reset, the order is looked up by UUID
+before any resend. ``outbox.status`` always equals ``orders.state``.
+Timestamps are UTC ISO strings of fixed width (``...T..:..:..ssssssZ``) so
+that text comparison is time comparison.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ STATEMENTS: list[str] = [
         remote_number TEXT,
         void_reason TEXT,
         discrepancy TEXT,
+        tax_lines TEXT NOT NULL DEFAULT '{}', -- rate id -> tax, JSON of decimal strings
+        synced_at TEXT,
         raw_response TEXT
     )
     """,
@@ -47,7 +52,7 @@ STATEMENTS: list[str] = [
         line_no INTEGER NOT NULL,
         product_id INTEGER NOT NULL,      -- the parent for a variation
         variation_id INTEGER NOT NULL DEFAULT 0,
-        stock_item_id INTEGER NOT NULL,   -- the row whose stock this line reduces (parent when 'parent')
+        stock_item_id INTEGER NOT NULL,   -- the row whose stock it reduces (parent when 'parent')
         sku TEXT NOT NULL DEFAULT '',
         name TEXT NOT NULL,
         quantity INTEGER NOT NULL,
@@ -64,11 +69,13 @@ STATEMENTS: list[str] = [
     """
     CREATE TABLE outbox (
         order_uuid TEXT PRIMARY KEY REFERENCES orders(uuid),
-        status TEXT NOT NULL,             -- pending_sync | in_flight | done | failed
+        status TEXT NOT NULL,             -- mirrors orders.state
         created_at TEXT NOT NULL,
         attempts INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at TEXT NOT NULL,    -- UTC ISO; the drainer skips rows in the future
-        in_flight_since TEXT,             -- set before sending; non-NULL after a crash = ambiguous
+        next_attempt_at TEXT NOT NULL,    -- UTC ISO; the drainer waits for the head row
+        in_flight_since TEXT,             -- set before sending; in_flight after a crash = ambiguous
+        first_sent_at TEXT,               -- till clock, first time it may have reached the store
+        server_offset_s REAL,             -- store clock minus till clock, measured before sending
         last_error TEXT
     )
     """,

@@ -1,0 +1,199 @@
+"""``onetill sync``, ``onetill product`` and ``onetill search``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+
+from onetill.config import Config, NotConnectedError, home_dir, load_config
+from onetill.store import Database, open_database
+from onetill.store.catalog import CatalogItem, lookup
+from onetill.store.catalog import search as search_items
+from onetill.store.sync_state import set_state
+
+__all__ = ["PRODUCT_FIELDS", "product", "search", "sync"]
+
+PRODUCT_FIELDS = (
+    "id",
+    "parent_id",
+    "sku",
+    "name",
+    "status",
+    "price",
+    "regular_price",
+    "sale_price",
+    "stock_quantity",
+    "manage_stock",
+    "sellable",
+)
+
+home_option = click.option(
+    "--home",
+    envvar="ONETILL_HOME",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the database and config live (default ~/.onetill).",
+)
+
+
+def _config(home: Path) -> Config:
+    try:
+        return load_config(home)
+    except NotConnectedError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _client(cfg: Config) -> Any:
+    from onetill.woo import WooClient
+
+    verify: bool | str = cfg.ca_file or not cfg.insecure
+    return WooClient(cfg.url, cfg.key, cfg.secret, verify=verify, auth_in_query=cfg.auth_in_query)
+
+
+async def _run_sync(db: Database, cfg: Config, *, full: bool, audit: bool) -> list[Any]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.progress import Progress as Bar
+
+    from onetill.sync.catalog import audit_ids, delta_sync, initial_sync, needs_initial_sync
+    from onetill.sync.progress import Progress
+
+    meta_key = cfg.extra.get("barcode_meta_key") or None
+    reports: list[Any] = []
+    async with _client(cfg) as client:
+        if full or needs_initial_sync(db):
+            columns = (
+                TextColumn("{task.description:<18}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+            )
+            with Bar(*columns, transient=False) as bar:
+                tasks: dict[str, Any] = {}
+
+                def show(event: Progress) -> None:
+                    if event.resource not in tasks:
+                        tasks[event.resource] = bar.add_task(event.resource, total=event.total)
+                    bar.update(tasks[event.resource], completed=event.done, total=event.total)
+
+                reports.append(
+                    await initial_sync(
+                        client,
+                        db,
+                        show,
+                        global_variations=cfg.global_variations,
+                        barcode_meta_key=meta_key,
+                        full=full,
+                    )
+                )
+        else:
+            reports.append(
+                await delta_sync(
+                    client, db, global_variations=cfg.global_variations, barcode_meta_key=meta_key
+                )
+            )
+        if audit:
+            reports.append(
+                await audit_ids(
+                    client, db, global_variations=cfg.global_variations, barcode_meta_key=meta_key
+                )
+            )
+    return reports
+
+
+@click.command()
+@home_option
+@click.option("--full", is_flag=True, help="Pull the whole catalog again (resumable).")
+@click.option("--audit", is_flag=True, help="Also remove products the store deleted for good.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+def sync(home: Path | None, full: bool, audit: bool, as_json: bool) -> None:
+    """Pull the catalog: the initial sync (resumable) the first time, then the changes."""
+    from onetill.woo.errors import WooError
+
+    where = home_dir(home)
+    cfg = _config(where)
+    with open_database(where) as db:
+        with db.write() as conn:
+            set_state(conn, "store.plugin", "1" if cfg.plugin else "0")
+        try:
+            reports = asyncio.run(_run_sync(db, cfg, full=full, audit=audit))
+        except WooError as exc:
+            raise click.ClickException(
+                f"sync failed: {exc}. The catalog stored so far is kept; "
+                "run `onetill sync` again to resume."
+            ) from None
+    if as_json:
+        click.echo(json.dumps([msgspec.to_builtins(r) for r in reports]))
+        return
+    for r in reports:
+        line = f"{r.kind} sync: {r.applied} items stored"
+        if r.skipped:
+            line += f", {r.skipped} malformed items skipped (see the log)"
+        if r.removed:
+            line += f", {r.removed} removed (deleted in the store)"
+        click.echo(line)
+
+
+def _record(item: CatalogItem) -> dict[str, Any]:
+    data: dict[str, Any] = msgspec.to_builtins(item)
+    return {k: data[k] for k in PRODUCT_FIELDS}
+
+
+def _print_record(rec: dict[str, Any]) -> None:
+    width = max(len(k) for k in rec)
+    for key, value in rec.items():
+        shown = "" if value is None else value
+        if isinstance(value, bool):
+            shown = "yes" if value else "no"
+        click.echo(f"{key:<{width}}  {shown}")
+
+
+@click.command()
+@home_option
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+def product(home: Path | None, code: str, as_json: bool) -> None:
+    """Show the local record of a product by SKU, id or barcode."""
+    with open_database(home_dir(home)) as db, db.lock:
+        item = lookup(db.conn, code)
+    if item is None:
+        raise click.ClickException(
+            f"no product {code!r} in the local catalog (give a SKU, an id or a barcode; "
+            "run `onetill sync` if it was added recently)"
+        )
+    rec = _record(item)
+    if as_json:
+        click.echo(json.dumps(rec))
+    else:
+        _print_record(rec)
+
+
+@click.command()
+@home_option
+@click.argument("text")
+@click.option("--limit", default=20, show_default=True, help="At most this many results.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def search(home: Path | None, text: str, limit: int, as_json: bool) -> None:
+    """Search sellable products and variations by name or SKU."""
+    with open_database(home_dir(home)) as db, db.lock:
+        found = search_items(db.conn, text, limit=limit)
+    records = [_record(i) for i in found]
+    if as_json:
+        click.echo(json.dumps(records))
+        return
+    if not records:
+        click.echo(f"nothing sellable matches {text!r}")
+    for rec in records:
+        stock = "" if rec["stock_quantity"] is None else f"  stock {rec['stock_quantity']}"
+        click.echo(
+            f"{rec['id']:>7}  {rec['sku']:<16} {rec['price'] or '':>10}  {rec['name']}{stock}"
+        )

@@ -1,0 +1,355 @@
+"""The local catalog: applying WooCommerce pages, and the till's lookups.
+
+Every ``apply_*`` function runs inside the caller's ``db.write()``
+transaction, so a page is stored whole or not at all. Upserts are keyed by
+id and guarded by ``date_modified_gmt`` (an older copy never overwrites a
+newer one; the same copy twice is harmless), which is what makes the delta
+sync's overlapping re-reads safe.
+
+Stock: the till shows ``stock_quantity`` = the store's stock minus the units
+of sales not yet uploaded (``orders.unsent_quantities``); WooCommerce wins
+over everything else, and every stock value it overrides is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from onetill.store.catalog_rows import (
+    I_ID,
+    I_MANAGE,
+    I_MODIFIED,
+    I_PARENT,
+    I_STORE_STOCK,
+    I_TYPE,
+    ROW_COLUMNS,
+    MalformedItem,
+    item_row,
+)
+from onetill.store.discrepancies import log_discrepancy
+from onetill.store.orders import unsent_quantities
+
+__all__ = [
+    "ApplyResult",
+    "CatalogItem",
+    "all_item_ids",
+    "apply_items",
+    "count_items",
+    "delete_items",
+    "find_by_barcode",
+    "find_by_sku",
+    "get_item",
+    "lookup",
+    "refresh_variation_sellable",
+    "search",
+    "stock_holder",
+]
+
+log = logging.getLogger("onetill.catalog")
+_WORD = re.compile(r"\w+")
+
+_INSERT = (
+    f"INSERT INTO products ({', '.join(ROW_COLUMNS)}, stock_quantity)"
+    f" VALUES ({', '.join('?' * (len(ROW_COLUMNS) + 1))})"
+    " ON CONFLICT(id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in (*ROW_COLUMNS[1:], "stock_quantity"))
+)
+
+# A variation is sellable when its own row says so *and* its parent is
+# published: WooCommerce makes a variation unpurchasable when the parent is not.
+_VARIATION_SELLABLE = (
+    "UPDATE products SET sellable = (purchasable = 1 AND status = 'publish'"
+    " AND COALESCE((SELECT p.status FROM products p WHERE p.id = products.parent_id), '')"
+    " = 'publish') WHERE type = 'variation' AND ({where})"
+)
+
+
+@dataclass
+class ApplyResult:
+    """What one ``apply_items`` call did."""
+
+    applied: int = 0
+    stale: int = 0  # older than the stored copy: ignored
+    skipped: list[MalformedItem] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)  # ids applied
+    variable_parents: list[int] = field(default_factory=list)  # variable products applied
+
+
+class CatalogItem(msgspec.Struct, frozen=True):
+    """One product or variation as the till sees it."""
+
+    id: int
+    parent_id: int
+    type: str
+    status: str
+    name: str
+    sku: str
+    barcode: str
+    price: Decimal | None
+    regular_price: Decimal | None
+    sale_price: Decimal | None
+    sale_from_gmt: str | None
+    sale_to_gmt: str | None
+    tax_status: str
+    tax_class: str
+    manage_stock: bool | str  # true, false or "parent", as WooCommerce says it
+    stock_quantity: int | None
+    store_stock_quantity: int | None
+    stock_status: str
+    backorders: str
+    categories: list[int]
+    date_modified_gmt: str
+    purchasable: bool
+    sellable: bool
+
+    @property
+    def stock_item_id(self) -> int:
+        """The row whose stock a sale of this item reduces."""
+        return self.parent_id if self.manage_stock == "parent" else self.id
+
+
+_ITEM_COLUMNS = ", ".join(f for f in CatalogItem.__struct_fields__)
+
+
+def _money(text: str) -> Decimal | None:
+    return Decimal(text) if text else None
+
+
+def _item(row: sqlite3.Row | tuple[Any, ...]) -> CatalogItem:
+    (iid, parent, typ, status, name, sku, barcode, price, regular, sale, s_from, s_to,
+     tax_status, tax_class, manage, stock, store_stock, stock_status, backorders, cats,
+     modified, purchasable, sellable) = tuple(row)  # fmt: skip
+    return CatalogItem(
+        iid, parent, typ, status, name, sku, barcode, _money(price), _money(regular),
+        _money(sale), s_from, s_to, tax_status, tax_class,
+        {"1": True, "0": False}.get(manage, manage), stock, store_stock, stock_status,
+        backorders, msgspec.json.decode(cats, type=list[int]), modified,
+        bool(purchasable), bool(sellable),
+    )  # fmt: skip
+
+
+def stock_holder(item_id: int, parent_id: int, manage_stock: str) -> int:
+    """The id whose stock counts for a row (``manage_stock`` as stored: '1'/'0'/'parent')."""
+    return parent_id if manage_stock == "parent" else item_id
+
+
+def apply_items(
+    conn: sqlite3.Connection,
+    items: Iterable[Any],
+    *,
+    kind: str,
+    cause: str,
+    barcode_meta_key: str | None = None,
+    parent_id: int | None = None,
+) -> ApplyResult:
+    """Upsert WooCommerce product (``kind='product'``) or variation objects.
+
+    Malformed objects are skipped and logged (id and field); the others are
+    stored with their raw JSON. Call inside ``db.write()``.
+    """
+    result = ApplyResult()
+    rows: list[tuple[Any, ...]] = []
+    for obj in items:
+        try:
+            rows.append(item_row(obj, kind, barcode_meta_key=barcode_meta_key, parent_id=parent_id))
+        except MalformedItem as exc:
+            log.error("%s", exc)
+            result.skipped.append(exc)
+    if not rows:
+        return result
+    # The same id twice in one batch (pages shifting under a listing): keep the newest.
+    newest: dict[int, tuple[Any, ...]] = {}
+    for row in rows:
+        seen = newest.get(row[I_ID])
+        if seen is None or row[I_MODIFIED] >= seen[I_MODIFIED]:
+            newest[row[I_ID]] = row
+        else:
+            result.stale += 1
+    rows = list(newest.values())
+    ids = [r[I_ID] for r in rows]
+    marks = ",".join("?" * len(ids))
+    existing = {
+        r[0]: (r[1], r[2])
+        for r in conn.execute(
+            f"SELECT id, stock_quantity, date_modified_gmt FROM products WHERE id IN ({marks})",
+            ids,
+        )
+    }
+    holders = [stock_holder(r[I_ID], r[I_PARENT], r[I_MANAGE]) for r in rows if r[I_MANAGE] != "0"]
+    unsent = unsent_quantities(conn, holders) if holders else {}
+    final: list[tuple[Any, ...]] = []
+    for row in rows:
+        old = existing.get(row[I_ID])
+        if old is not None and row[I_MODIFIED] < old[1]:
+            result.stale += 1
+            continue
+        store_stock = row[I_STORE_STOCK]
+        local = store_stock
+        if store_stock is not None:
+            holder = stock_holder(row[I_ID], row[I_PARENT], row[I_MANAGE])
+            local = store_stock - unsent.get(holder, 0)
+        if old is not None and old[0] != local and row[I_MANAGE] != "parent":
+            log_discrepancy(
+                conn, row[I_TYPE] if row[I_TYPE] == "variation" else "product",
+                row[I_ID], "stock_quantity", old[0], local, cause,
+            )  # fmt: skip
+        final.append((*row, local))
+        result.ids.append(row[I_ID])
+        if row[I_TYPE] == "variable":
+            result.variable_parents.append(row[I_ID])
+    conn.executemany(_INSERT, final)
+    result.applied = len(final)
+    variations = [r[I_ID] for r in final if r[I_TYPE] == "variation"]
+    refresh_variation_sellable(conn, variation_ids=variations, parent_ids=result.variable_parents)
+    if result.variable_parents:
+        _propagate_parent_stock(conn, result.variable_parents)
+    return result
+
+
+def refresh_variation_sellable(
+    conn: sqlite3.Connection,
+    *,
+    variation_ids: Sequence[int] = (),
+    parent_ids: Sequence[int] = (),
+) -> None:
+    """Recompute ``sellable`` of the given variations and of all variations of the given parents."""
+    if variation_ids:
+        conn.execute(
+            _VARIATION_SELLABLE.format(where="id IN (SELECT value FROM json_each(?))"),
+            (msgspec.json.encode(list(variation_ids)).decode(),),
+        )
+    if parent_ids:
+        conn.execute(
+            _VARIATION_SELLABLE.format(where="parent_id IN (SELECT value FROM json_each(?))"),
+            (msgspec.json.encode(list(parent_ids)).decode(),),
+        )
+
+
+def _propagate_parent_stock(conn: sqlite3.Connection, parent_ids: Sequence[int]) -> None:
+    # A variation with manage_stock "parent" shows (and sells from) the parent's stock.
+    conn.execute(
+        "UPDATE products SET stock_quantity = p.stock_quantity,"
+        " store_stock_quantity = p.store_stock_quantity, stock_status = p.stock_status"
+        " FROM products AS p WHERE products.parent_id = p.id AND products.manage_stock = 'parent'"
+        " AND p.id IN (SELECT value FROM json_each(?))",
+        (msgspec.json.encode(list(parent_ids)).decode(),),
+    )
+
+
+def delete_items(conn: sqlite3.Connection, ids: Iterable[int], cause: str) -> list[int]:
+    """Remove rows the store no longer has, logging each; returns the ids removed."""
+    removed: list[int] = []
+    for iid in ids:
+        row = conn.execute("SELECT type, status FROM products WHERE id = ?", (iid,)).fetchone()
+        if row is None:
+            continue
+        kind = "variation" if row[0] == "variation" else "product"
+        log_discrepancy(conn, kind, iid, "existence", row[1], "deleted", cause)
+        conn.execute("DELETE FROM products WHERE id = ?", (iid,))
+        removed.append(iid)
+    return removed
+
+
+def get_item(conn: sqlite3.Connection, item_id: int) -> CatalogItem | None:
+    """The product or variation with this WooCommerce id."""
+    row = conn.execute(f"SELECT {_ITEM_COLUMNS} FROM products WHERE id = ?", (item_id,)).fetchone()
+    return None if row is None else _item(row)
+
+
+def find_by_sku(conn: sqlite3.Connection, sku: str) -> CatalogItem | None:
+    """The item with this SKU (a sellable one first: WooCommerce keeps SKUs unique)."""
+    if not sku:
+        return None
+    row = conn.execute(
+        f"SELECT {_ITEM_COLUMNS} FROM products WHERE sku = ? AND sku != ''"
+        " ORDER BY sellable DESC, id LIMIT 1",
+        (sku,),
+    ).fetchone()
+    return None if row is None else _item(row)
+
+
+def find_by_barcode(conn: sqlite3.Connection, code: str) -> CatalogItem | None:
+    """The item a scanned code names: its barcode (GTIN/UPC/EAN/ISBN, else SKU, else meta)."""
+    if not code:
+        return None
+    row = conn.execute(
+        f"SELECT {_ITEM_COLUMNS} FROM products WHERE barcode = ? AND barcode != ''"
+        " ORDER BY sellable DESC, id LIMIT 1",
+        (code,),
+    ).fetchone()
+    if row is not None:
+        return _item(row)
+    # A product with a GTIN has the GTIN as barcode; its SKU still identifies it.
+    return find_by_sku(conn, code)
+
+
+def lookup(conn: sqlite3.Connection, text: str) -> CatalogItem | None:
+    """What a cashier or ``onetill product`` means by ``text``: an id, a SKU or a barcode."""
+    text = text.strip()
+    if text.isdigit():
+        found = get_item(conn, int(text))
+        if found is not None:
+            return found
+    return find_by_barcode(conn, text)
+
+
+def _fts_query(text: str) -> str:
+    # Each word as a quoted prefix term, so user input is never FTS syntax;
+    # split like the tokenizer does (the index keeps no positions for phrases).
+    return " ".join(f'"{w}"*' for w in _WORD.findall(text))
+
+
+def search(conn: sqlite3.Connection, text: str, limit: int = 20) -> list[CatalogItem]:
+    """Sellable items whose name or SKU matches every word of ``text`` (as prefixes).
+
+    A variable parent is not sellable, so a hit on its name yields its
+    sellable variations instead.
+    """
+    query = _fts_query(text)
+    if not query or limit <= 0:
+        return []
+    cols = ", ".join(f"x.{f}" for f in CatalogItem.__struct_fields__)
+    # Filter on sellable while walking the matches, so drafts and parents that
+    # match first can never crowd sellable items out of the first `limit`.
+    rows = conn.execute(
+        f"SELECT {cols} FROM products_fts JOIN products x ON x.id = products_fts.rowid"
+        " WHERE products_fts MATCH ? AND x.sellable = 1 LIMIT ?",
+        (query, limit),
+    ).fetchall()
+    if len(rows) < limit:
+        rows += conn.execute(
+            f"SELECT {cols} FROM products_fts JOIN products p ON p.id = products_fts.rowid"
+            " JOIN products x ON x.parent_id = p.id WHERE products_fts MATCH ?"
+            " AND p.type = 'variable' AND x.sellable = 1 LIMIT ?",
+            (query, limit),
+        ).fetchall()
+    seen: set[int] = set()
+    out: list[CatalogItem] = []
+    for row in rows:
+        if row[0] not in seen and len(out) < limit:
+            seen.add(row[0])
+            out.append(_item(row))
+    return out
+
+
+def count_items(conn: sqlite3.Connection) -> tuple[int, int]:
+    """(products, variations) in the catalog, trash excluded."""
+    row = conn.execute(
+        "SELECT COALESCE(SUM(type != 'variation'), 0), COALESCE(SUM(type = 'variation'), 0)"
+        " FROM products WHERE status != 'trash'"
+    ).fetchone()
+    return int(row[0]), int(row[1])
+
+
+def all_item_ids(conn: sqlite3.Connection, *, variations: bool) -> set[int]:
+    """Every stored product id (``variations=False``) or variation id."""
+    op = "=" if variations else "!="
+    return {r[0] for r in conn.execute(f"SELECT id FROM products WHERE type {op} 'variation'")}

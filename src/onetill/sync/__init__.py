@@ -1,0 +1,1 @@
+"""Moving data between WooCommerce and the till: catalog pull, deletions, stock, outbox."""

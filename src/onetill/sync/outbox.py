@@ -1,0 +1,401 @@
+"""The order outbox drainer: every sale into WooCommerce exactly once, in FIFO order.
+
+The rules, and why:
+
+* **In flight before sending.** Each order is marked ``in_flight`` (and
+  committed) before its request leaves. Whatever happens next (a timeout,
+  a reset, a 502 from a proxy, ``kill -9``), an ``in_flight`` order is
+  *looked up by UUID* before it may be sent again: WooCommerce has no
+  idempotency, and the same POST twice makes two orders and reduces stock
+  twice.
+* **FIFO.** The queue head blocks the rest: nothing behind an order whose
+  fate is unknown or that waits for its retry time is sent, so the store
+  receives sales in the order they were made. A permanent refusal
+  (``failed``) steps out of the way; the queue moves on.
+* **One drainer.** An OS file lock next to the database makes a second
+  drainer (a CLI ``drain`` beside the engine) back off: two drainers would
+  look up each other's requests mid-flight and resend them. The kernel drops
+  the lock when a process dies, even by ``kill -9``.
+* **Outcomes** come from :func:`onetill.woo.classify`: success -> check the
+  created order, ``synced`` (or ``synced_with_discrepancy``, never resent);
+  transient -> backoff with full jitter (1 s doubling to 5 minutes),
+  ``Retry-After`` honoured, persisted; permanent -> ``failed`` with the
+  store's message; auth -> the queue pauses until the keys are fixed.
+* **WooCommerce wins** on stock: after an upload the sold items' stock is
+  read back (``sync.stock.refresh_stock``) and differences are logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from onetill.store.db import Database
+from onetill.store.discrepancies import log_discrepancy
+from onetill.store.orders import (
+    OrderRecord,
+    due_pending,
+    in_flight_orders,
+    mark_failed,
+    mark_in_flight,
+    mark_pending,
+    mark_synced,
+    parse_ts,
+)
+from onetill.store.sync_state import set_state
+from onetill.sync.outbox_lookup import lookup_many
+from onetill.sync.outbox_payload import compare_created, order_payload
+from onetill.sync.outbox_policy import (
+    BACKOFF_BASE_S,
+    BACKOFF_CAP_S,
+    PAUSE_KEY,
+    DrainReport,
+    backoff_delay,
+    batch_results,
+    drain_lock,
+    error_text,
+    paused_reason,
+    resume_queue,
+)
+from onetill.woo import Outcome, WooClient, classify
+from onetill.woo.errors import PayloadError, ResponseError, WooAPIError, WooError
+from onetill.woo.models import OrderCreate, decode
+
+__all__ = [
+    "BACKOFF_BASE_S",
+    "BACKOFF_CAP_S",
+    "PAUSE_KEY",
+    "DrainReport",
+    "backoff_delay",
+    "drain",
+    "paused_reason",
+    "resume_queue",
+]
+
+log = logging.getLogger("onetill.outbox")
+
+# How far before the first send a lookup looks, on top of the store/till
+# clock difference: covers clock drift between measurements and the
+# strict, one-second `after` filter.
+LOOKUP_MARGIN = timedelta(minutes=10)
+# Without any measurement of the store's clock, look back a day.
+LOOKUP_MARGIN_UNKNOWN_CLOCK = timedelta(days=1)
+
+
+class _Drainer:
+    def __init__(
+        self,
+        client: WooClient,
+        db: Database,
+        *,
+        batch_size: int,
+        plugin: bool,
+        settle_s: float,
+        clock: Callable[[], datetime],
+        rng: random.Random,
+    ) -> None:
+        self.client = client
+        self.db = db
+        self.batch_size = batch_size
+        self.plugin = plugin
+        self.settle = timedelta(seconds=settle_s)
+        self.clock = clock
+        self.rng = rng
+        self.report = DrainReport()
+        self.sold_items: set[int] = set()
+
+    # -- outcomes ---------------------------------------------------------
+
+    def _retry(
+        self, orders: list[OrderRecord], exc: BaseException, *, in_flight: bool, sent: bool = True
+    ) -> None:
+        """Try again later; ``sent``: the orders were just sent (their attempt counts)."""
+        retry_after = exc.retry_after if isinstance(exc, ResponseError) else None
+        now = self.clock()
+        with self.db.write() as conn:
+            for order in orders:
+                attempts = max(1, order.attempts + (1 if sent else 0))
+                if in_flight and sent:
+                    # Fate unknown: the next step is a cheap lookup, once the
+                    # store has had time to finish the request.
+                    delay = self.settle.total_seconds()
+                else:
+                    delay = backoff_delay(attempts, self.rng, retry_after)
+                at = now + timedelta(seconds=delay)
+                mark_pending(conn, order.uuid, at, error_text(exc), in_flight=in_flight)
+                self.report.retry_later.append(order.uuid)
+                if self.report.next_attempt_at is None or at < self.report.next_attempt_at:
+                    self.report.next_attempt_at = at
+
+    def _pause(self, orders: list[OrderRecord], exc: BaseException, *, in_flight: bool) -> None:
+        reason = (
+            "WooCommerce rejected the API keys; orders are kept and wait until the keys "
+            f"are fixed (`onetill connect`): {error_text(exc)}"
+        )
+        now = self.clock()
+        with self.db.write() as conn:
+            set_state(conn, PAUSE_KEY, reason)
+            for order in orders:
+                mark_pending(conn, order.uuid, now, error_text(exc), in_flight=in_flight)
+        self.report.paused = reason
+
+    def _fail(self, order: OrderRecord, exc: BaseException) -> None:
+        with self.db.write() as conn:
+            mark_failed(conn, order.uuid, error_text(exc))
+        self.report.failed.append(order.uuid)
+        log.warning("order %s refused by the store: %s", order.uuid, error_text(exc))
+
+    async def _full_orders(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        """The store's full order objects (lines, totals) for ``ids``, fetched in bulk."""
+        out: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(ids), 100):
+            chunk = ids[start : start + 100]
+            page = await self.client.get("orders", {"include": chunk, "per_page": 100})
+            for obj in page.data or []:
+                if isinstance(obj, dict) and isinstance(obj.get("id"), int):
+                    out[obj["id"]] = obj
+        for missing in [i for i in ids if i not in out]:  # e.g. trashed: not in listings
+            out[missing] = (await self.client.get(f"orders/{missing}")).data
+        return out
+
+    async def _accept(self, pairs: list[tuple[OrderRecord, dict[str, Any]]]) -> None:
+        """The store has these orders: check each against its sale, record all in one commit."""
+        if not pairs:
+            return
+        partial = [
+            int(created["id"])
+            for _, created in pairs
+            if "line_items" not in created or "total" not in created
+        ]
+        try:
+            full = await self._full_orders(partial) if partial else {}
+        except (WooError, OSError) as exc:
+            # They are in the store; the next lookup finds them again.
+            self._retry([o for o, _ in pairs], exc, in_flight=True, sent=False)
+            return
+        now = self.clock()
+        checked: list[tuple[OrderRecord, dict[str, Any], str | None]] = []
+        for order, created in pairs:
+            created = full.get(int(created["id"]), created)
+            checked.append((order, created, compare_created(order, created)))
+        with self.db.write() as conn:
+            for order, created, problem in checked:
+                number = str(created.get("number") or created["id"])
+                mark_synced(conn, order.uuid, int(created["id"]), number, now, discrepancy=problem)
+                if problem is not None:
+                    log_discrepancy(
+                        conn, "order", order.uuid, "order", f"total {order.total}",
+                        f"order #{number} total {created.get('total')}",
+                        f"created differently from the sale: {problem}",
+                    )  # fmt: skip
+        for order, created, problem in checked:
+            if problem is None:
+                self.report.synced.append(order.uuid)
+            else:
+                self.report.discrepancies.append(order.uuid)
+                log.error(
+                    "order %s created as #%s with differences: %s",
+                    order.uuid, created.get("number"), problem,
+                )  # fmt: skip
+            for line in order.lines:
+                self.sold_items.add(line.variation_id or line.product_id)
+
+    # -- steps ------------------------------------------------------------
+
+    def _earliest(self, orders: list[OrderRecord]) -> datetime:
+        offsets = [o.server_offset_s for o in orders if o.server_offset_s is not None]
+        firsts = [parse_ts(o.first_sent_at or o.created_at) for o in orders]
+        start = min(firsts)
+        if len(offsets) == len(orders):
+            return start + timedelta(seconds=min(offsets)) - LOOKUP_MARGIN
+        skew = self.client.clock_skew_s
+        if skew is not None:
+            return start + timedelta(seconds=skew) - LOOKUP_MARGIN - timedelta(minutes=5)
+        return start - LOOKUP_MARGIN_UNKNOWN_CLOCK
+
+    async def resolve_in_flight(self, orders: list[OrderRecord]) -> None:
+        """Look the orders up by UUID: found -> accepted; missing -> back to the queue."""
+        self.report.looked_up += len(orders)
+        try:
+            found = await lookup_many(
+                self.client, [o.uuid for o in orders], self._earliest(orders), plugin=self.plugin
+            )
+        except (WooError, OSError) as exc:
+            outcome = classify(exc)
+            if outcome is Outcome.AUTH:
+                self._pause(orders, exc, in_flight=True)
+            else:
+                self._retry(orders, exc, in_flight=True, sent=False)
+            return
+        hits = [(o, found[o.uuid]) for o in orders if o.uuid in found]
+        self.report.found_by_lookup.extend(o.uuid for o, _ in hits)
+        await self._accept(hits)
+        now = self.clock()
+        with self.db.write() as conn:
+            for order in orders:
+                if order.uuid not in found:
+                    reason = "not in the store after an unknown outcome; sending again"
+                    mark_pending(conn, order.uuid, now, reason)
+
+    async def send(self, orders: list[OrderRecord]) -> None:
+        """Upload the orders (one POST, or one batch), already marked in flight."""
+        payloads = [order_payload(o) for o in orders]
+        self.report.requests += 1
+        try:
+            if len(orders) == 1:
+                response = await self.client.post("orders", json=payloads[0])
+                results: list[tuple[dict[str, Any] | None, WooAPIError | None]] = [
+                    (response.data, None)
+                ]
+            else:
+                # Posted directly, not through WooClient.batch: its request
+                # model drops fields equal to their defaults, and an order
+                # without `status: completed` / `set_paid: true` would be
+                # created pending, with no stock reduced.
+                response = await self.client.post("orders/batch", json={"create": payloads})
+                results = batch_results(response.data, len(payloads))
+        except (WooError, OSError) as exc:
+            outcome = classify(exc)
+            if isinstance(exc, PayloadError):
+                outcome = Outcome.AMBIGUOUS  # the answer was unusable, the request went through
+            if outcome is Outcome.AMBIGUOUS:
+                self._retry(orders, exc, in_flight=True)
+            elif outcome is Outcome.AUTH:
+                self._pause(orders, exc, in_flight=False)
+            elif outcome is Outcome.TRANSIENT:
+                self._retry(orders, exc, in_flight=False)
+            elif len(orders) == 1:
+                self._fail(orders[0], exc)
+            else:
+                # The whole batch was refused: send one by one to learn which.
+                self.batch_size = 1
+                self._requeue(orders)
+            return
+        accepted: list[tuple[OrderRecord, dict[str, Any]]] = []
+        for order, (data, error) in zip(orders, results, strict=False):
+            if error is not None:
+                outcome = classify(error)
+                if outcome is Outcome.TRANSIENT:
+                    self._retry([order], error, in_flight=False)
+                elif outcome is Outcome.AUTH:
+                    self._pause([order], error, in_flight=False)
+                else:
+                    self._fail(order, error)
+            elif isinstance(data, dict) and isinstance(data.get("id"), int) and data["id"] > 0:
+                accepted.append((order, data))
+            else:
+                # 2xx without an order: we cannot tell what happened; look it up.
+                unusable = WooError(f"unusable answer {str(data)[:80]!r}")
+                self._retry([order], unusable, in_flight=True)
+        if len(results) < len(orders):
+            missing = orders[len(results) :]
+            self._retry(missing, WooError("the batch answer left orders out"), in_flight=True)
+        await self._accept(accepted)
+
+    def _requeue(self, orders: list[OrderRecord]) -> None:
+        now = self.clock()
+        with self.db.write() as conn:
+            for order in orders:
+                mark_pending(conn, order.uuid, now, None)
+
+    async def run(self, max_rounds: int) -> None:
+        for _ in range(max_rounds):
+            if self.report.paused:
+                return
+            now = self.clock()
+            with self.db.lock:  # the connection may be shared with a till screen thread
+                in_flight = in_flight_orders(self.db.conn)
+            if in_flight:
+                due = [o for o in in_flight if parse_ts(o.next_attempt_at) <= now]
+                if len(due) < len(in_flight):
+                    waits = [parse_ts(o.next_attempt_at) for o in in_flight]
+                    self.report.next_attempt_at = min(waits)
+                    if not due:
+                        return
+                await self.resolve_in_flight(due)
+                continue
+            with self.db.lock:
+                batch = due_pending(self.db.conn, now, self.batch_size)
+                head = due_pending(self.db.conn, datetime.max.replace(tzinfo=UTC), 1)
+            if not batch:
+                if head:
+                    self.report.next_attempt_at = parse_ts(head[0].next_attempt_at)
+                return
+            good: list[OrderRecord] = []
+            for order in batch:
+                try:
+                    decode(OrderCreate, order_payload(order), what=f"order {order.uuid}")
+                except PayloadError as exc:
+                    self._fail(order, exc)
+                    continue
+                good.append(order)
+            if not good:
+                continue
+            sent_at = self.clock()
+            with self.db.write() as conn:
+                mark_in_flight(
+                    conn, [o.uuid for o in good], sent_at, self.client.clock_skew_s,
+                    lookup_after=sent_at + self.settle,
+                )  # fmt: skip
+            await self.send(good)
+
+    async def refresh_sold_stock(self) -> None:
+        if not self.sold_items:
+            return
+        try:
+            from onetill.sync.stock import refresh_stock
+
+            cause = "order uploaded: store stock read back"
+            await refresh_stock(self.client, self.db, sorted(self.sold_items), cause)
+        except (WooError, OSError) as exc:  # the orders are safe; stock catches up on delta sync
+            self.report.errors.append(f"stock read-back failed: {error_text(exc)}")
+
+
+async def drain(
+    client: WooClient,
+    db: Database,
+    *,
+    batch_size: int = 10,
+    plugin: bool = False,
+    force: bool = False,
+    settle_s: float = 30.0,
+    refresh: bool = True,
+    max_rounds: int = 10_000,
+    clock: Callable[[], datetime] | None = None,
+    rng: random.Random | None = None,
+) -> DrainReport:
+    """Upload what is due, in FIFO order; returns what happened.
+
+    ``batch_size`` orders go per ``/orders/batch`` request (1 = one POST per
+    order). ``settle_s``: after an unknown outcome, wait this long before
+    the lookup, so a store still finishing the request is not missed.
+    ``force`` ignores an auth pause (a person asked to try now).
+    """
+    if not 1 <= batch_size <= 100:
+        raise ValueError(f"batch_size must be 1..100 (WooCommerce's batch limit), not {batch_size}")
+    drainer = _Drainer(
+        client,
+        db,
+        batch_size=batch_size,
+        plugin=plugin,
+        settle_s=settle_s,
+        clock=clock or (lambda: datetime.now(UTC)),
+        rng=rng or random.Random(),
+    )
+    with drain_lock(db) as mine:
+        if not mine:
+            drainer.report.busy = True
+            return drainer.report
+        reason = paused_reason(db)
+        if reason is not None:
+            if not force:
+                drainer.report.paused = reason
+                return drainer.report
+            resume_queue(db)
+        await drainer.run(max_rounds)
+        if refresh:
+            await drainer.refresh_sold_stock()
+    return drainer.report

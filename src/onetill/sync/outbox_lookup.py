@@ -1,0 +1,106 @@
+"""Finding an uploaded sale in WooCommerce by its UUID, before any resend.
+
+WooCommerce has no idempotency and no filter by meta on ``GET /orders``
+(``search`` covers ids, item names and addresses only). Without the
+companion plugin the till therefore lists the orders created since the
+earliest moment the sale could have reached the store (``after`` is strict
+and compares ``date_created``; with ``dates_are_gmt=true`` the value is
+sent as naive UTC) and scans their ``meta_data`` for the UUID. Orders in
+the trash are not in the default listing, so a miss is checked once more
+with ``status=trash`` before the sale counts as "not there".
+
+With the plugin (``wc-onetill/v1``), ``GET orders/by-uuid?uuids=a,b``
+answers directly; the scan is the fallback when that route is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from onetill.sync.outbox_payload import META_UUID, meta_value
+from onetill.woo import WooClient, format_gmt_cursor
+from onetill.woo.errors import NoRouteError
+
+__all__ = ["LOOKUP_FIELDS", "PLUGIN_NAMESPACE", "lookup_by_uuid", "lookup_many"]
+
+LOOKUP_FIELDS = ("id", "number", "status", "meta_data")
+PLUGIN_NAMESPACE = "wc-onetill/v1"
+
+
+async def lookup_many(
+    client: WooClient,
+    uuids: Iterable[str],
+    earliest: datetime,
+    *,
+    plugin: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """The store's orders carrying these UUIDs, as ``uuid -> {id, number, status, ...}``.
+
+    ``earliest`` (aware) is the store-clock time before which none of them
+    can have been created; callers subtract their safety margin first.
+    A UUID absent from the result is not in the store.
+    """
+    wanted = set(uuids)
+    if not wanted:
+        return {}
+    if plugin:
+        try:
+            return await _plugin_lookup(client, wanted)
+        except NoRouteError:
+            pass  # plugin gone or older: the scan below always works
+    found = await _scan(client, wanted, earliest, status=None)
+    missing = wanted - found.keys()
+    if missing:
+        found.update(await _scan(client, missing, earliest, status="trash"))
+    return found
+
+
+async def lookup_by_uuid(
+    client: WooClient, uuid: str, earliest: datetime, *, plugin: bool = False
+) -> dict[str, Any] | None:
+    """The store's order carrying ``uuid``, or None when it is not there."""
+    return (await lookup_many(client, [uuid], earliest, plugin=plugin)).get(uuid)
+
+
+async def _plugin_lookup(client: WooClient, wanted: set[str]) -> dict[str, dict[str, Any]]:
+    response = await client.request(
+        "GET", "orders/by-uuid", {"uuids": ",".join(sorted(wanted))}, namespace=PLUGIN_NAMESPACE
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for item in response.data or []:
+        if isinstance(item, dict) and item.get("uuid") in wanted:
+            out[str(item["uuid"])] = item
+    return out
+
+
+async def _scan(
+    client: WooClient, wanted: set[str], earliest: datetime, *, status: str | None
+) -> dict[str, dict[str, Any]]:
+    # `after` is strict (>) at one-second resolution: step back one more second.
+    params: dict[str, Any] = {
+        "after": format_gmt_cursor(earliest - timedelta(seconds=1)),
+        "dates_are_gmt": "true",
+        "orderby": "date",
+        "order": "asc",
+    }
+    if status is not None:
+        params["status"] = status
+    out: dict[str, dict[str, Any]] = {}
+    pages = client.paginate("orders", params, per_page=100, fields=LOOKUP_FIELDS)
+    try:
+        async for page in pages:
+            for order in page.items:
+                if not isinstance(order, dict):
+                    continue
+                uuid = meta_value(order, META_UUID)
+                if uuid in wanted and uuid not in out:
+                    out[str(uuid)] = order
+            if len(out) == len(wanted):
+                break
+    finally:
+        closer = getattr(pages, "aclose", None)
+        if closer is not None:
+            await closer()
+    return out

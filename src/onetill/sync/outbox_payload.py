@@ -1,0 +1,142 @@
+"""What the till sends for a sale, and how it checks what WooCommerce made of it.
+
+WooCommerce facts this depends on:
+
+* ``status: completed`` with ``set_paid: true`` reduces stock inside the
+  request, exactly once; nothing else may touch the store's stock for a sale.
+* ``subtotal``/``total`` on a line are *net* strings; without them
+  WooCommerce prices the line at the product's price of the moment.
+* ``date_created`` is not writable: the sale time travels in ``meta_data``.
+* A non-existent ``product_id`` is accepted (201, an empty line at 0.00), so
+  the created order is compared line by line with the sale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from onetill.store.orders import OrderRecord
+
+__all__ = [
+    "META_CHANGE",
+    "META_SOLD_AT",
+    "META_TENDERED",
+    "META_TILL",
+    "META_UUID",
+    "compare_created",
+    "meta_value",
+    "order_payload",
+]
+
+META_UUID = "_onetill_order_uuid"
+META_SOLD_AT = "_onetill_sold_at"
+META_TILL = "_onetill_till_id"
+META_TENDERED = "_onetill_tendered"
+META_CHANGE = "_onetill_change"
+META_CARD_BRAND = "_onetill_card_brand"
+META_CARD_LAST4 = "_onetill_card_last4"
+CREATED_VIA = "onetill"
+
+
+def order_payload(order: OrderRecord) -> dict[str, Any]:
+    """The ``POST /orders`` body for a recorded sale (``order.lines`` must be loaded)."""
+    if not order.lines:
+        raise ValueError(f"order {order.uuid} has no lines loaded")
+    meta = [
+        {"key": META_UUID, "value": order.uuid},
+        {"key": META_SOLD_AT, "value": order.created_at},
+        {"key": META_TILL, "value": order.till_id},
+    ]
+    if order.tendered:
+        meta.append({"key": META_TENDERED, "value": order.tendered})
+        meta.append({"key": META_CHANGE, "value": order.change})
+    if order.card_brand:
+        meta.append({"key": META_CARD_BRAND, "value": order.card_brand})
+    if order.card_last4:
+        meta.append({"key": META_CARD_LAST4, "value": order.card_last4})
+    lines = []
+    for line in order.lines:
+        item: dict[str, Any] = {
+            "product_id": line.product_id,
+            "quantity": line.quantity,
+            "subtotal": line.subtotal,
+            "total": line.total,
+        }
+        if line.variation_id:
+            item["variation_id"] = line.variation_id
+        lines.append(item)
+    payload: dict[str, Any] = {
+        "status": "completed",
+        "set_paid": True,
+        "payment_method": order.payment_method,
+        "payment_method_title": order.payment_title,
+        "created_via": CREATED_VIA,
+        "line_items": lines,
+        "meta_data": meta,
+    }
+    if order.currency:
+        payload["currency"] = order.currency
+    if order.transaction_id:
+        payload["transaction_id"] = order.transaction_id
+    return payload
+
+
+def meta_value(order: Mapping[str, Any], key: str) -> Any:
+    """The value of ``key`` in a WooCommerce object's ``meta_data`` (None if absent)."""
+    for entry in order.get("meta_data") or []:
+        if isinstance(entry, Mapping) and entry.get("key") == key:
+            return entry.get("value")
+    return None
+
+
+def _money(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _cents(value: str) -> Decimal:
+    return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def compare_created(order: OrderRecord, remote: Mapping[str, Any]) -> str | None:
+    """How the order WooCommerce created differs from the sale, or None if it matches.
+
+    Checks the total and each line (product, variation, quantity, net
+    total). The text names every difference, for the discrepancy log.
+    """
+    problems: list[str] = []
+    total = _money(remote.get("total"))
+    if total is None or total != Decimal(order.total):
+        problems.append(f"total: till {order.total}, store {remote.get('total')}")
+    remote_lines = [x for x in remote.get("line_items") or [] if isinstance(x, Mapping)]
+    unmatched = list(remote_lines)
+    for line in order.lines:
+        want_total = _cents(line.total)
+        match = None
+        for candidate in unmatched:
+            if (
+                candidate.get("product_id") == line.product_id
+                and int(candidate.get("variation_id") or 0) == line.variation_id
+                and candidate.get("quantity") == line.quantity
+                and _money(candidate.get("total")) == want_total
+            ):
+                match = candidate
+                break
+        if match is None:
+            problems.append(
+                f"line {line.line_no} ({line.sku or line.name} x{line.quantity}, net "
+                f"{want_total}) missing or different in the store"
+            )
+        else:
+            unmatched.remove(match)
+    for extra in unmatched:
+        problems.append(
+            f"store line product {extra.get('product_id')} variation "
+            f"{extra.get('variation_id')} x{extra.get('quantity')} total {extra.get('total')}"
+            " not in the sale"
+        )
+    return "; ".join(problems) if problems else None

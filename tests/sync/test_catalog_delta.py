@@ -1,0 +1,236 @@
+"""The delta sync against the sandbox: nothing missed, nothing believed from the till's clock."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from catalog_support import Shop, local_items, open_shop, store_items
+from onetill.store.catalog import get_item
+from onetill.store.discrepancies import list_discrepancies
+from onetill.store.sync_state import get_state
+from onetill.sync.catalog import audit_ids, delta_sync, initial_sync
+from onetill.woo.errors import NotJSONError
+
+pytestmark = pytest.mark.anyio
+
+
+def _item(shop: Shop, iid: int):  # type: ignore[no-untyped-def]
+    item = get_item(shop.db.conn, iid)
+    assert item is not None, f"item {iid} is not in the local catalog"
+    return item
+
+
+async def _synced(shop: Shop) -> None:
+    await initial_sync(shop.client, shop.db)
+
+
+async def test_idle_poll_is_three_requests_and_changes_nothing(tmp_path: Path) -> None:
+    """Nothing changed: products, trashed products, orders; no writes but the cursor."""
+    async with open_shop(tmp_path, frozen_at=time.time()) as shop:
+        await _synced(shop)
+        shop.clock.advance(30)  # type: ignore[union-attr]
+        shop.log.clear()
+        report = await delta_sync(shop.client, shop.db)
+        assert len(shop.log.requests) == 3 and report.applied == 0
+        assert {(r.path, r.params.get("status")) for r in shop.log.requests} == {
+            ("products", None), ("products", "trash"), ("orders", None),
+        }  # fmt: skip
+        for r in shop.log.requests:
+            assert r.params["dates_are_gmt"] == "true"
+            assert (
+                not r.params["modified_after"].endswith("Z")
+                and "+" not in r.params["modified_after"]
+            )
+
+
+async def test_two_products_changed_in_the_same_second_are_both_seen(tmp_path: Path) -> None:
+    """modified_after is strict at one-second resolution: the boundary second is re-read."""
+    async with open_shop(tmp_path, frozen_at=time.time()) as shop:
+        await _synced(shop)
+        shop.clock.advance(10)  # type: ignore[union-attr]
+        shop.store.admin_update_product(10, {"regular_price": "1.11"})
+        await delta_sync(shop.client, shop.db, overlap_s=1)
+        assert _item(shop, 10).regular_price is not None
+        shop.store.admin_update_product(11, {"regular_price": "2.22"})  # same second
+        await delta_sync(shop.client, shop.db, overlap_s=1)
+        assert str(_item(shop, 10).regular_price) == "1.11"
+        assert str(_item(shop, 11).regular_price) == "2.22"
+
+
+async def test_without_overlap_the_same_second_change_would_be_missed(tmp_path: Path) -> None:
+    """Guard for the test above: the sandbox's `modified_after` really is strict."""
+    async with open_shop(tmp_path, frozen_at=time.time()) as shop:
+        await _synced(shop)
+        shop.clock.advance(10)  # type: ignore[union-attr]
+        shop.store.admin_update_product(10, {"regular_price": "1.11"})
+        await delta_sync(shop.client, shop.db, overlap_s=0)
+        shop.store.admin_update_product(11, {"regular_price": "2.22"})
+        await delta_sync(shop.client, shop.db, overlap_s=0)
+        assert str(_item(shop, 11).regular_price) != "2.22"
+
+
+@pytest.mark.parametrize("tz", ["Asia/Tokyo", "America/Los_Angeles", "Pacific/Kiritimati", "UTC"])
+async def test_store_timezone_east_or_west_of_utc_changes_nothing(tmp_path: Path, tz: str) -> None:
+    """A change is seen exactly once whatever the site's timezone (naive UTC cursors)."""
+    async with open_shop(tmp_path, frozen_at=time.time(), timezone=tz) as shop:
+        await _synced(shop)
+        shop.clock.advance(300)  # type: ignore[union-attr]
+        shop.store.admin_update_product(12, {"name": "Renamed in " + tz})
+        shop.clock.advance(1)  # type: ignore[union-attr]
+        report = await delta_sync(shop.client, shop.db)
+        assert report.applied == 1 and _item(shop, 12).name == "Renamed in " + tz
+        shop.clock.advance(300)  # type: ignore[union-attr]
+        await delta_sync(shop.client, shop.db)  # may re-read the overlap window: harmless
+        shop.clock.advance(300)  # type: ignore[union-attr]
+        assert (await delta_sync(shop.client, shop.db)).applied == 0
+
+
+async def test_till_clock_one_hour_off_changes_nothing(tmp_path: Path) -> None:
+    """The server's clock is an hour ahead of the till's: cursors follow the server."""
+    async with open_shop(tmp_path, clock_offset_s=3600) as shop:
+        await _synced(shop)
+        server_now = shop.store.now()
+        cursor = get_state(shop.db.conn, "catalog.cursor")
+        assert cursor is not None
+        noted = time.mktime(time.strptime(cursor, "%Y-%m-%dT%H:%M:%S")) - time.timezone
+        assert abs(noted - server_now) < 5  # the server's time, not the till's (an hour behind)
+        shop.store.admin_update_product(13, {"regular_price": "3.33"})
+        await delta_sync(shop.client, shop.db)
+        assert str(_item(shop, 13).regular_price) == "3.33"
+
+
+async def test_online_order_reaches_till_stock_within_one_poll(tmp_path: Path) -> None:
+    """A web-shop sale (simple and parent-managed variation) shows on the till after one poll."""
+    async with open_shop(tmp_path, frozen_at=time.time()) as shop:
+        await _synced(shop)
+        shop.clock.advance(5)  # type: ignore[union-attr]
+        shop.store.place_online_order([{"product_id": 10, "quantity": 2}])
+        shop.store.place_online_order([{"product_id": 405, "variation_id": 407, "quantity": 3}])
+        shop.clock.advance(1)  # type: ignore[union-attr]
+        await delta_sync(shop.client, shop.db)
+        truth = shop.store.stock_of([10, 405])
+        assert _item(shop, 10).stock_quantity == truth[10] == 5
+        assert _item(shop, 405).stock_quantity == truth[405] == 47
+        assert _item(shop, 407).stock_quantity == 47  # sells from the parent
+        causes = {(d.object_id, d.cause) for d in list_discrepancies(shop.db.conn)}
+        assert ("10", "delta sync") in causes
+
+
+async def test_trash_restore_and_draft(tmp_path: Path) -> None:
+    """Trashed and drafted products stop selling but stay; restored ones sell again."""
+    async with open_shop(tmp_path, frozen_at=time.time()) as shop:
+        await _synced(shop)
+        shop.clock.advance(5)  # type: ignore[union-attr]
+        shop.store.trash_product(20)
+        shop.store.admin_update_product(21, {"status": "draft"})
+        shop.store.trash_product(310)  # a variable product: its variations go with it
+        shop.clock.advance(1)  # type: ignore[union-attr]
+        await delta_sync(shop.client, shop.db)
+        assert _item(shop, 20).status == "trash" and not _item(shop, 20).sellable
+        assert _item(shop, 21).status == "draft" and not _item(shop, 21).sellable
+        assert not _item(shop, 311).sellable
+        shop.clock.advance(5)  # type: ignore[union-attr]
+        shop.store.admin_update_product(20, {"status": "publish"})
+        shop.store.admin_update_product(310, {"status": "publish"})
+        shop.clock.advance(1)  # type: ignore[union-attr]
+        await delta_sync(shop.client, shop.db)
+        assert _item(shop, 20).status == "publish" and _item(shop, 20).sellable
+        assert _item(shop, 311).sellable
+
+
+@pytest.mark.parametrize("global_variations", [True, False])
+async def test_force_delete_is_removed_by_the_audit_and_logged(
+    tmp_path: Path, global_variations: bool
+) -> None:
+    """Force deletes leave no trace in polls; the ID audit removes them in one go and logs them."""
+    async with open_shop(
+        tmp_path, frozen_at=time.time(), global_variations=global_variations
+    ) as shop:
+        await _synced(shop)
+        children = [
+            r[0] for r in shop.db.conn.execute("SELECT id FROM products WHERE parent_id = 321")
+        ]
+        assert children
+        shop.clock.advance(5)  # type: ignore[union-attr]
+        shop.store.force_delete_product(30)
+        shop.store.force_delete_product(320)  # a variation
+        shop.store.force_delete_product(321)  # variable: its variations vanish too
+        shop.store.trash_product(31)  # trashed is not deleted: the audit keeps it
+        shop.clock.advance(1)  # type: ignore[union-attr]
+        await delta_sync(shop.client, shop.db)
+        assert get_item(shop.db.conn, 30) is not None  # polling cannot see it
+        report = await audit_ids(shop.client, shop.db, global_variations=global_variations)
+        assert all(get_item(shop.db.conn, v) is None for v in [30, 320, 321, *children])
+        assert report.removed == 3 + len(children)
+        assert get_item(shop.db.conn, 31) is not None
+        logged = {(d.object_id, d.field) for d in list_discrepancies(shop.db.conn)}
+        assert {("30", "existence"), ("320", "existence"), ("321", "existence")} <= logged
+        assert set(local_items(shop.db)) == set(store_items(shop.store))
+
+
+async def test_variation_change_is_seen_through_its_parent(tmp_path: Path) -> None:
+    """Changing a variation bumps its parent; the poll then reads the changed variations."""
+    async with open_shop(tmp_path, frozen_at=time.time()) as shop:
+        await _synced(shop)
+        shop.clock.advance(5)  # type: ignore[union-attr]
+        shop.store.admin_update_product(312, {"regular_price": "9.99", "sku": "VAR-01-NEW"})
+        shop.clock.advance(1)  # type: ignore[union-attr]
+        await delta_sync(shop.client, shop.db)
+        assert (
+            str(_item(shop, 312).regular_price) == "9.99" and _item(shop, 312).sku == "VAR-01-NEW"
+        )
+
+
+async def test_failed_poll_keeps_the_cursor_and_the_next_one_catches_up(tmp_path: Path) -> None:
+    """An HTML error page mid-poll: clear error, cursor unmoved, the change arrives next time."""
+    async with open_shop(tmp_path, frozen_at=time.time()) as shop:
+        await _synced(shop)
+        cursor = get_state(shop.db.conn, "catalog.cursor")
+        shop.clock.advance(5)  # type: ignore[union-attr]
+        shop.store.admin_update_product(14, {"name": "Changed while down"})
+        shop.faults.add("GET /wp-json/wc/v3/orders:html=502")
+        with pytest.raises(NotJSONError) as caught:
+            await delta_sync(shop.client, shop.db)
+        assert "502" in str(caught.value)
+        assert get_state(shop.db.conn, "catalog.cursor") == cursor
+        assert get_state(shop.db.conn, "catalog.state") == "degraded"
+        shop.faults.clear()
+        shop.clock.advance(60)  # type: ignore[union-attr]
+        await delta_sync(shop.client, shop.db)
+        assert _item(shop, 14).name == "Changed while down"
+        assert get_state(shop.db.conn, "catalog.state") == "online"
+
+
+async def test_change_during_the_initial_pull_is_caught_by_the_first_poll(tmp_path: Path) -> None:
+    """The cursor is noted before the pull: an edit to an already stored page is not lost."""
+    async with open_shop(tmp_path, frozen_at=time.time()) as shop:
+        edited = False
+
+        def meanwhile(event: object) -> None:
+            nonlocal edited
+            if not edited and getattr(event, "resource", "") == "products":
+                edited = True  # page 1 (ids 10-109) is stored by now
+                shop.clock.advance(2)  # type: ignore[union-attr]
+                shop.store.admin_update_product(10, {"regular_price": "4.44"})
+                shop.clock.advance(600)  # a long pull: ten minutes more, beyond any overlap
+
+        await initial_sync(shop.client, shop.db, meanwhile)
+        assert edited and str(_item(shop, 10).regular_price) != "4.44"
+        shop.clock.advance(30)  # type: ignore[union-attr]
+        await delta_sync(shop.client, shop.db)
+        assert str(_item(shop, 10).regular_price) == "4.44"
+
+
+async def test_audit_fetches_what_the_till_lacks_and_removes_nothing_else(tmp_path: Path) -> None:
+    """Rows lost locally (e.g. a shifted page) come back whole from the audit."""
+    async with open_shop(tmp_path) as shop:
+        await _synced(shop)
+        with shop.db.write() as conn:
+            conn.execute("DELETE FROM products WHERE id IN (50, 312)")
+        report = await audit_ids(shop.client, shop.db)
+        assert report.applied == 2 and report.removed == 0
+        assert set(local_items(shop.db)) == set(store_items(shop.store))
+        assert _item(shop, 312).parent_id == 310

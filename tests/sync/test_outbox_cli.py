@@ -1,0 +1,129 @@
+"""The sales commands: `sell`, `orders`, `drain`, `retry`, `void`, `discrepancies`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from onetill.cli import cli
+from onetill.config import Config, save_config
+from onetill.store.db import Database
+from onetill.store.orders import mark_failed, mark_synced
+from till_support import order_uuid, seeded_db
+
+OFFLINE_URL = "http://127.0.0.1:9"  # discard port: nothing answers
+
+
+@pytest.fixture(autouse=True)
+def no_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+
+
+def _home(tmp_path: Path, url: str = OFFLINE_URL, key: str = "ck_x", secret: str = "cs_x") -> Path:
+    home = tmp_path / "till"
+    home.mkdir()
+    save_config(home, Config(url=url, key=key, secret=secret, till_id="till-cli"))
+    seeded_db(home / "onetill.db").close()
+    return home
+
+
+def run(home: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, [*args, "--home", str(home)], catch_exceptions=False)
+
+
+def _count(home: Path) -> int:
+    with Database(home / "onetill.db") as db:
+        return int(db.conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0])
+
+
+def test_sell_offline_records_and_prints_json(tmp_path: Path) -> None:
+    """Offline cash sale: recorded pending_sync; --json has uuid, total, change, state."""
+    home = _home(tmp_path)
+    result = run(home, "sell", "SIMPLE-001:2", "VAR-20-L", "--pay", "cash", "--tendered", "200",
+                 "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["state"] == "pending_sync"
+    assert (data["total"], data["change"]) == ("168.95", "31.05")
+    listed = json.loads(run(home, "orders", "--pending", "--json").output)
+    assert [o["uuid"] for o in listed] == [data["uuid"]]
+    assert set(listed[0]) == {
+        "uuid", "state", "remote_id", "number", "total", "created_at", "attempts", "last_error",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["NOPE-404", "--pay", "cash"], "unknown"),
+        (["SIMPLE-001:0", "--pay", "cash"], "at least 1"),
+        (["SIMPLE-001:-2", "--pay", "cash"], "at least 1"),
+        (["SIMPLE-001:100000", "--pay", "cash"], "more than"),
+        (["SIMPLE-001:two", "--pay", "cash"], "whole number"),
+        (["SIMPLE-001", "--pay", "cash", "--tendered", "1.00"], "less than the total"),
+        (["SIMPLE-001", "--pay", "cash", "--tendered", "abc"], "not an amount"),
+        (["SIMPLE-001", "--pay", "card", "--txn", "pi_3Q0abcdEFGH1"], "reachable"),
+    ],
+)
+def test_bad_sales_are_refused_and_write_nothing(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    """Each bad input: non-zero exit, an error saying what was wrong, no order written."""
+    home = _home(tmp_path)
+    result = CliRunner().invoke(cli, ["sell", *args, "--home", str(home)])
+    assert result.exit_code != 0
+    assert message in result.output
+    assert _count(home) == 0
+
+
+def test_void_and_retry_commands(tmp_path: Path) -> None:
+    """void needs a failed order and restores stock; a synced order cannot be voided."""
+    home = _home(tmp_path)
+    first = json.loads(run(home, "sell", "SIMPLE-001", "--pay", "cash", "--json").output)["uuid"]
+    second = json.loads(run(home, "sell", "SIMPLE-002", "--pay", "cash", "--json").output)["uuid"]
+    with Database(home / "onetill.db") as db, db.write() as conn:
+        mark_failed(conn, first, "HTTP 400 woocommerce_rest_invalid: bad")
+        mark_synced(conn, second, 900, "900", datetime.now(UTC))
+    refused = CliRunner().invoke(cli, ["void", second, "--reason", "x", "--home", str(home)])
+    assert refused.exit_code != 0 and "WooCommerce" in refused.output
+    done = run(home, "void", first, "--reason", "entered twice")
+    assert done.exit_code == 0 and "voided" in done.output
+    failed = json.loads(run(home, "orders", "--all", "--json").output)
+    assert {o["uuid"]: o["state"] for o in failed} == {first: "voided", second: "synced"}
+    again = CliRunner().invoke(cli, ["retry", first, "--home", str(home)])
+    assert again.exit_code != 0 and "voided" in again.output
+
+
+def test_sell_online_uploads_at_once(tmp_path: Path, sandbox_server: Any) -> None:
+    """With the store reachable, `sell` records then uploads: state synced, one store order."""
+    home = _home(tmp_path, sandbox_server.url, sandbox_server.key, sandbox_server.secret)
+    result = run(home, "sell", "SIMPLE-001", "--pay", "card", "--txn", "pi_3Q0abcdEFGH12345",
+                 "--brand", "visa", "--last4", "4242", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["state"] == "synced" and data["change"] == "0.00"
+    orders = [o for o in sandbox_server.store.list_orders() if order_uuid(o) == data["uuid"]]
+    assert len(orders) == 1
+    assert orders[0]["transaction_id"] == "pi_3Q0abcdEFGH12345"
+    assert orders[0]["payment_method"] == "onetill_card"
+
+
+def test_drain_and_discrepancies_commands(tmp_path: Path, sandbox_server: Any) -> None:
+    """`drain` uploads what was sold offline; a deleted product shows in `discrepancies`."""
+    home = _home(tmp_path, sandbox_server.url, sandbox_server.key, sandbox_server.secret)
+    with Database(home / "onetill.db") as db:
+        from till_support import sell
+
+        sale = sell(db, "SIMPLE-005")
+    sandbox_server.store.force_delete_product(14)
+    result = run(home, "drain", "--settle", "0")
+    assert result.exit_code == 0 and "with differences 1" in result.output
+    listed = json.loads(run(home, "discrepancies", "--json").output)
+    assert any(d["object_id"] == sale.uuid for d in listed)
+    failed = json.loads(run(home, "orders", "--failed", "--json").output)
+    assert [o["state"] for o in failed] == ["synced_with_discrepancy"]
