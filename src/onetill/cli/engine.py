@@ -1,0 +1,188 @@
+"""``onetill run``, ``onetill webhooks register|status`` and ``onetill demo``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from onetill.cli.catalog import home_option
+from onetill.config import NotConnectedError, home_dir, load_config, save_config
+
+__all__ = ["demo", "run", "webhooks"]
+
+
+def _intervals(func: Any) -> Any:
+    """Options shared by ``run`` and ``demo``: how often things happen."""
+    options = [
+        click.option("--interval", type=click.FloatRange(min=0.5), default=30.0,
+                     show_default=True, help="Seconds between catalog delta syncs."),
+        click.option("--audit-interval", type=click.FloatRange(min=1), default=3600.0,
+                     show_default=True, help="Seconds between audits for force-deleted products."),
+        click.option("--log-json", is_flag=True, help="Log JSON lines instead of human lines."),
+        # For tests and unusual networks; the defaults suit a shop.
+        click.option("--probe-interval", type=click.FloatRange(min=0.05), default=5.0,
+                     hidden=True),
+        click.option("--probe-max", type=click.FloatRange(min=0.05), default=60.0, hidden=True),
+        click.option("--idle-probe", type=click.FloatRange(min=0.05), default=10.0, hidden=True),
+        click.option("--drain-settle", type=click.FloatRange(min=0), default=30.0, hidden=True),
+        click.option("--grace", type=click.FloatRange(min=0), default=10.0, hidden=True),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _settings(home: Path, host: str, port: int, kw: dict[str, Any]) -> Any:
+    from onetill.engine.runtime import EngineSettings
+
+    return EngineSettings(
+        home=home, host=host, port=port,
+        delta_interval_s=kw["interval"], audit_interval_s=kw["audit_interval"],
+        probe_min_s=kw["probe_interval"], probe_max_s=max(kw["probe_max"], kw["probe_interval"]),
+        idle_probe_s=kw["idle_probe"], drain_settle_s=kw["drain_settle"], grace_s=kw["grace"],
+    )  # fmt: skip
+
+
+@click.command()
+@home_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on (0: any free port).")
+@_intervals
+def run(home: Path | None, host: str, port: int, **kw: Any) -> None:
+    """Run the engine: delta sync, outbox, webhooks and the status API, until Ctrl-C."""
+    from onetill.engine.lock import LockHeldError
+    from onetill.engine.runtime import run_engine
+
+    where = home_dir(home)
+    settings = _settings(where, host, port, kw)
+    try:
+        run_engine(settings, log_json=kw["log_json"],
+                   ready=lambda url: click.echo(f"OneTill engine: {url}", err=False))
+    except (LockHeldError, NotConnectedError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+def webhooks() -> None:
+    """Register the store's webhooks for this till, or show them."""
+
+
+def _client(home: Path) -> Any:
+    from onetill.engine.jobs import build_client
+
+    try:
+        config = load_config(home)
+    except NotConnectedError as exc:
+        raise click.ClickException(str(exc)) from None
+    return config, build_client(config)
+
+
+@webhooks.command("register")
+@home_option
+@click.argument("public_url")
+@click.option("--rotate-secret", is_flag=True, help="Generate a new webhook secret.")
+def register(home: Path | None, public_url: str, rotate_secret: bool) -> None:
+    """Create or update the webhooks that send changes to PUBLIC_URL (this engine,
+    as the store can reach it). Safe to run again: it never makes duplicates."""
+    from onetill.engine.register import (
+        delivery_url_for,
+        new_secret,
+        register_webhooks,
+        url_warnings,
+    )
+    from onetill.woo.errors import WooError
+
+    where = home_dir(home)
+    config, client = _client(where)
+    try:
+        url = delivery_url_for(public_url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="PUBLIC_URL") from None
+    for warning in url_warnings(url):
+        click.echo(f"warning: {warning}", err=True)
+    if rotate_secret or not config.webhook_secret:
+        config.webhook_secret = new_secret()
+    # Saved first: a running engine picks the secret up before the first delivery.
+    save_config(where, config)
+
+    async def go() -> Any:
+        async with client:
+            return await register_webhooks(client, config.till_id, url, config.webhook_secret)
+
+    try:
+        actions = asyncio.run(go())
+    except WooError as exc:
+        raise click.ClickException(f"could not register the webhooks: {exc}") from None
+    for a in actions:
+        click.echo(f"{a.action:<18} #{a.webhook_id:<6} {a.topic:<18} {a.status}")
+    click.echo(f"deliveries go to {url}")
+
+
+@webhooks.command("status")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print the webhooks as JSON.")
+def webhook_status(home: Path | None, as_json: bool) -> None:
+    """Show this till's webhooks on the store and whether they are active."""
+    from onetill.engine.register import TOPICS, list_ours
+    from onetill.woo.errors import WooError
+
+    config, client = _client(home_dir(home))
+
+    async def go() -> list[dict[str, Any]]:
+        async with client:
+            return await list_ours(client, config.till_id)
+
+    try:
+        hooks = asyncio.run(go())
+    except WooError as exc:
+        raise click.ClickException(f"could not list the webhooks: {exc}") from None
+    rows = [
+        {k: h.get(k) for k in ("id", "topic", "status", "delivery_url", "date_modified_gmt")}
+        for h in hooks
+    ]
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    if not rows:
+        click.echo("no webhooks for this till: run `onetill webhooks register PUBLIC_URL`")
+        return
+    for r in rows:
+        click.echo(f"#{r['id']:<6} {r['topic']:<18} {r['status']:<9} {r['delivery_url']}")
+    missing = sorted(set(TOPICS) - {str(r["topic"]) for r in rows})
+    inactive = [r for r in rows if r["status"] != "active"]
+    if missing:
+        click.echo(f"missing topics: {', '.join(missing)} (run `onetill webhooks register`)")
+    if inactive:
+        click.echo(
+            f"{len(inactive)} webhook(s) not active: WooCommerce disables a webhook after "
+            "more than 5 failed deliveries; `onetill webhooks register` re-enables them"
+        )
+
+
+@click.command()
+@home_option
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port of the engine (0: any free port).")
+@click.option("--products", type=click.IntRange(1), default=300, show_default=True,
+              help="Simple products in the generated store.")
+@click.option("--variable", type=click.IntRange(0), default=40, show_default=True,
+              help="Variable products (2-6 variations each).")
+@_intervals
+def demo(home: Path | None, port: int, products: int, variable: int, **kw: Any) -> None:
+    """A sandbox store with a generated catalog, synced, and the engine running on it."""
+    from onetill.engine.demo import DemoError, run_demo
+    from onetill.engine.lock import LockHeldError
+
+    where = home_dir(home)
+    settings = _settings(where, "127.0.0.1", port, kw)
+    try:
+        run_demo(settings, products=products, variable=variable, log_json=kw["log_json"])
+    except (DemoError, LockHeldError) as exc:
+        raise click.ClickException(str(exc)) from None

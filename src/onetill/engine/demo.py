@@ -1,0 +1,180 @@
+"""``onetill demo``: a sandbox store, a synced till and the engine, in one command.
+
+The sandbox runs as a separate process with a generated catalog (simple and
+variable products, some on sale, both German tax rates) kept in
+``demo-store.sqlite`` in the home directory, so a second demo finds the same
+store and the till's database stays consistent with it. The home is
+connected to it like any store (``onetill status --home same`` works), the
+initial sync shows a progress bar, then the engine runs and a one-line
+status stays on screen until Ctrl-C stops both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from onetill.config import Config, NotConnectedError, load_config, save_config
+from onetill.engine.jobs import build_client
+from onetill.engine.lock import acquire_lock
+from onetill.engine.logs import setup_logging
+from onetill.engine.register import delivery_url_for, new_secret, register_webhooks
+from onetill.engine.runtime import Engine, EngineSettings, install_signal_handlers
+from onetill.store import open_database
+
+__all__ = ["DEMO_STORE_FILENAME", "DemoError", "previous_demo", "run_demo", "status_line"]
+
+log = logging.getLogger("onetill.engine.demo")
+
+DEMO_STORE_FILENAME = "demo-store.sqlite"
+
+
+class DemoError(Exception):
+    """The demo cannot run here (with what to do instead)."""
+
+
+def status_line(status: dict[str, Any]) -> str:
+    """``online · 0 pending · last sync 2026-11-26T15:30:06Z`` for the demo's live line."""
+    parts = [str(status.get("state", "?"))]
+    pending = status.get("pending_orders", 0)
+    parts.append(f"{pending} pending")
+    failed = status.get("failed_orders", 0)
+    if failed:
+        parts.append(f"{failed} need attention")
+    parts.append(f"last sync {status.get('last_sync_at') or 'never'}")
+    reason = status.get("state_reason")
+    if reason:
+        parts.append(str(reason))
+    return " · ".join(parts)
+
+
+def previous_demo(home: Path) -> Config | None:
+    """The demo connection saved in ``home`` (None if none); refuses a real store's home."""
+    try:
+        old = load_config(home)
+    except NotConnectedError:
+        return None
+    if not old.extra.get("demo"):
+        raise DemoError(
+            f"{home} is connected to the store at {old.url}; the demo would replace that "
+            "connection. Run the demo with another --home (e.g. --home ~/.onetill-demo)"
+        )
+    return old
+
+
+def _demo_config(old: Config | None, url: str) -> Config:
+    from onetill.sandbox.config import DEFAULT_KEY, DEFAULT_SECRET
+
+    config = Config(url=url, key=DEFAULT_KEY, secret=DEFAULT_SECRET,
+                    timezone="America/New_York", gmt_offset=-5.0)  # fmt: skip
+    if old is not None:
+        config.till_id = old.till_id
+        config.webhook_secret = old.webhook_secret
+    config.webhook_secret = config.webhook_secret or new_secret()
+    config.extra["demo"] = True
+    return config
+
+
+def _start_store(home: Path, products: int, variable: int) -> Any:
+    from onetill.sandbox.server import SandboxProcess
+
+    args = ["--products", str(products), "--variable", str(variable), "--seed", "7",
+            "--state", str(home / DEMO_STORE_FILENAME)]  # fmt: skip
+    store = SandboxProcess(args)
+    store.start()
+    return store
+
+
+def run_demo(
+    settings: EngineSettings,
+    *,
+    products: int = 300,
+    variable: int = 40,
+    log_json: bool = False,
+    out: TextIO | None = None,
+) -> None:
+    """Run the whole demo in the foreground until SIGINT/SIGTERM."""
+    out = out or sys.stdout
+    home = settings.home
+    # Quiet by default: the live status line is the demo's output.
+    setup_logging(json_lines=log_json, level=logging.INFO if log_json else logging.WARNING)
+    with acquire_lock(home):
+        old = previous_demo(home)
+        store = _start_store(home, products, variable)
+        try:
+            config = _demo_config(old, str(store.url))
+            save_config(home, config)
+            print(f"Sandbox store: {store.url} (a generated catalog; not a real shop)", file=out)
+            asyncio.run(_main(settings, config, out))
+        except KeyboardInterrupt:
+            pass
+        finally:
+            store.stop()
+            print("\nStopped the engine and the sandbox store.", file=out)
+
+
+async def _initial_sync(config: Config, home: Path, out: TextIO) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
+
+    from onetill.sync.catalog import initial_sync, needs_initial_sync
+    from onetill.sync.progress import Progress
+
+    with open_database(home) as db:
+        if not needs_initial_sync(db):
+            return
+        columns = (TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn())  # fmt: skip
+        async with build_client(config) as client:
+            with Bar(*columns, console=Console(file=out)) as bar:
+                tasks: dict[str, Any] = {}
+
+                def show(event: Progress) -> None:
+                    if event.resource not in tasks:
+                        tasks[event.resource] = bar.add_task(event.resource, total=event.total)
+                    bar.update(tasks[event.resource], completed=event.done, total=event.total)
+
+                await initial_sync(client, db, show, global_variations=config.global_variations)
+
+
+async def _main(settings: EngineSettings, config: Config, out: TextIO) -> None:
+    print("Initial sync:", file=out)
+    await _initial_sync(config, settings.home, out)
+    engine = Engine(settings, config=config)
+    install_signal_handlers(engine)
+    task = asyncio.create_task(engine.run(), name="onetill-engine")
+    waiter = asyncio.create_task(engine.started.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if task.done():
+        task.result()
+        return
+    assert engine.url is not None
+    # The sandbox delivers to loopback (a real WordPress would not, see docs/webhooks.md).
+    try:
+        async with build_client(config) as client:
+            assert config.webhook_secret is not None
+            await register_webhooks(
+                client, config.till_id, delivery_url_for(engine.url), config.webhook_secret
+            )
+    except Exception as exc:  # the demo still works by polling
+        log.warning("could not register the demo webhooks: %s", exc)
+    print(f"OneTill engine: {engine.url}  (Ctrl-C to stop)", file=out, flush=True)
+    tty = out.isatty()
+    last = ""
+    while not task.done():
+        with contextlib.suppress(Exception):
+            line = status_line(engine.status())
+            if tty:
+                out.write("\r\x1b[K" + line)
+                out.flush()
+            elif line != last:
+                print(line, file=out, flush=True)
+            last = line
+        await asyncio.wait({task}, timeout=1.0)
+    task.result()

@@ -1,0 +1,113 @@
+"""The status model as the engine serves it, and how the CLI finds it.
+
+``onetill.status.collect_status(db)`` builds the one status model from the
+database. A running engine knows more (the live connectivity state, the job
+running now), so it overrides those fields. While it runs, the engine
+records its URL in ``engine.json`` in the home directory; ``read_status``
+asks that URL first and falls back to the database when no engine answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from onetill.store import Database
+
+__all__ = [
+    "ENGINE_INFO_FILENAME",
+    "clear_engine_info",
+    "database_status",
+    "engine_url",
+    "read_status",
+    "write_engine_info",
+]
+
+ENGINE_INFO_FILENAME = "engine.json"
+
+
+def database_status(db: Database) -> dict[str, Any]:
+    """The status model read from the database alone (no engine involved)."""
+    from onetill.status import collect_status
+
+    with db.lock:
+        status = collect_status(db)
+    return _to_dict(status)
+
+
+def _to_dict(status: object) -> dict[str, Any]:
+    if dataclasses.is_dataclass(status) and not isinstance(status, type):
+        data: Any = dataclasses.asdict(status)
+    else:
+        data = msgspec.to_builtins(status)
+    if not isinstance(data, dict):
+        raise TypeError(f"collect_status returned {type(status).__name__}, not a record")
+    # JSON-friendly throughout (datetimes, Decimals -> strings).
+    result: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return result
+
+
+def write_engine_info(home: Path, url: str) -> None:
+    """Record where the running engine listens (removed again on shutdown)."""
+    path = home / ENGINE_INFO_FILENAME
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"url": url, "pid": os.getpid()}), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def clear_engine_info(home: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (home / ENGINE_INFO_FILENAME).unlink()
+
+
+def engine_url(home: Path) -> str | None:
+    """The URL of the engine running for ``home``, if one says it is running."""
+    path = home / ENGINE_INFO_FILENAME
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    url = info.get("url")
+    pid = info.get("pid")
+    if not isinstance(url, str) or not isinstance(pid, int):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None  # left behind by an engine that died
+    except PermissionError:
+        pass
+    return url
+
+
+def read_status(home: Path, timeout: float = 2.0) -> dict[str, Any]:
+    """The status: from the running engine when there is one, else from the database.
+
+    The result has ``source``: ``"engine"`` or ``"database"``. For the CLI
+    (``onetill status --json``).
+    """
+    url = engine_url(home)
+    if url is not None:
+        import httpx2
+
+        try:
+            response = httpx2.get(url.rstrip("/") + "/api/status", timeout=timeout, trust_env=False)
+            if response.status_code == 200:
+                data = response.json()
+                if isinstance(data, dict):
+                    data["source"] = "engine"
+                    return data
+        except (httpx2.HTTPError, ValueError):
+            pass
+    from onetill.store import open_database
+
+    with open_database(home) as db:
+        data = database_status(db)
+    data["source"] = "database"
+    return data
