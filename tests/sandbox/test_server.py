@@ -204,10 +204,12 @@ def test_sandbox_process_prints_url_and_keys_and_serves(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_cli_https_read_only_key_timezone_and_no_control(tls_cert: tuple[Path, Path]) -> None:
+    """The CLI serves https with a read-only key and the site timezone, and keeps the
+    control API off unless asked for it."""
     cert, key = tls_cert
     proc = SandboxProcess(["--store", str(RECORDED_STORE), "--https-cert", str(cert),
                            "--https-key", str(key), "--read-only-key", "ck_ro:cs_ro",
-                           "--timezone", "Europe/Berlin", "--no-control"])  # fmt: skip
+                           "--timezone", "Europe/Berlin"], control=False)  # fmt: skip
     with proc:
         assert str(proc.url).startswith("https://127.0.0.1:")
         context = ssl.create_default_context(cafile=str(cert))

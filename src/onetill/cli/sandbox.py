@@ -53,7 +53,9 @@ def _key_pair(value: str | None, option: str) -> tuple[str, str] | None:
 @click.option("--faults", metavar="SPEC",
               help="Fault rules, e.g. 'POST /orders*:commit_drop@nth=3' "
               "(grammar: python -m pydoc onetill.sandbox.faults).")
-@click.option("--no-control", is_flag=True, help="Do not serve the /__sandbox__/ control API.")
+@click.option("--control/--no-control", default=False, show_default=True,
+              help="Serve the /__sandbox__/ control API (loopback clients only) for tests, "
+              "benchmarks and the demo.")
 def sandbox(
     host: str,
     port: int,
@@ -72,7 +74,7 @@ def sandbox(
     latency_ms: float,
     per_item_ms: float,
     faults: str | None,
-    no_control: bool,
+    control: bool,
 ) -> None:
     import asyncio
     import zoneinfo
@@ -111,7 +113,7 @@ def sandbox(
         latency_ms=latency_ms,
         per_item_ms=per_item_ms,
         faults=faults,
-        control=not no_control,
+        control=control,
     )
     if key is not None and secret is not None:
         config.keys = {key: secret}

@@ -34,7 +34,9 @@ class SandboxConfig:
     latency_ms: float = 0.0  # cost of every request ...
     per_item_ms: float = 0.0  # ... plus this per item returned or written
     faults: str | None = None  # --faults SPEC (see sandbox/faults.py)
-    control: bool = True  # serve /__sandbox__/ (loopback clients only)
+    # Serve /__sandbox__/ (loopback clients only). On for the Python API, which
+    # only tests and benchmarks use; `onetill sandbox` serves it only with --control.
+    control: bool = True
     webhook_delay_s: float = 1.0  # Action Scheduler delay before a delivery
     wc_version: str = "11.0.1"
     global_variations: bool = True  # GET /wc/v3/variations exists (10.3+)

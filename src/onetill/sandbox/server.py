@@ -221,11 +221,22 @@ class SandboxProcess:
 
     ``start()`` waits for the printed URL (the port is known only then when
     ``--port 0``); ``stop()`` sends SIGTERM and waits. Use ``port=`` of a
-    previous run to come back on the same address.
+    previous run to come back on the same address. The control API, off by
+    default on the command line, is turned on here (``control=False`` keeps
+    it off): this class exists for tests, benchmarks and the demo.
     """
 
-    def __init__(self, args: Sequence[str] = (), *, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        args: Sequence[str] = (),
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        control: bool = True,
+    ):
         self.args = list(args)
+        if control and "--no-control" not in self.args and "--control" not in self.args:
+            self.args.append("--control")
         self.host = host
         self.port = port
         self.url: str | None = None
