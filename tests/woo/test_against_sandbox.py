@@ -169,4 +169,28 @@ async def test_pages_answered_429_are_retried_and_still_yielded_in_order(
         assert client.concurrency < 4  # the host said "too many": the client backed off
     ids = [item["id"] for p in pages for item in p.items]
     assert len(ids) == 320 and ids == sorted(ids)
-    assert sleeps.delays and all(d == 1.0 for d in sleeps.delays)
+    assert sleeps.delays and all(d >= 1.0 for d in sleeps.delays)  # Retry-After is a minimum
+
+
+async def test_orders_created_by_batch_keep_their_status_and_reduce_stock(
+    woo: WooClient, sandbox_store: Any
+) -> None:
+    """Validation must not rewrite items: dropping `status: completed` made pending orders."""
+    before = sandbox_store.stock_of([10])[10]
+    order = {
+        "status": "completed",
+        "set_paid": True,
+        "line_items": [{"product_id": 10, "quantity": 2, "subtotal": "2.00", "total": "2.00"}],
+    }
+    result = await woo.batch("orders", create=[order])
+    assert result.ok
+    assert result.created[0].data["status"] == "completed"
+    assert sandbox_store.stock_of([10])[10] == before - 2
+
+
+def test_an_order_model_encodes_the_defaults_that_reduce_stock() -> None:
+    from onetill.woo.models import LineItemCreate, OrderCreate, encode
+
+    payload = encode(OrderCreate(line_items=[LineItemCreate(product_id=10, quantity=1)]))
+    assert payload["status"] == "completed" and payload["set_paid"] is True
+    assert "transaction_id" not in payload and "payment_method" not in payload

@@ -150,3 +150,32 @@ async def test_chunk_size_above_woocommerces_limit_is_refused(make_client: Any) 
     async with make_client(echo_store()) as client:
         with pytest.raises(ValueError, match="chunk"):
             await client.batch("products", delete=[1], chunk=101)
+
+
+async def test_a_per_item_error_with_list_data_is_still_reported(make_client: Any) -> None:
+    """PHP sends empty or list error data as a JSON array: the item still gets its error."""
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        error = {"code": "woocommerce_rest_invalid_id", "message": "Invalid ID.", "data": ["x"]}
+        return httpx2.Response(200, json={"update": [{"id": 5, "error": error}]})
+
+    async with make_client(handler) as client:
+        result = await client.batch("products", update=[{"id": 5, "regular_price": "1.00"}])
+    assert not result.ok
+    failed = result.errors[0]
+    assert failed.id == 5 and failed.error is not None
+    assert failed.error.code == "woocommerce_rest_invalid_id" and failed.error.status == 400
+
+
+@pytest.mark.parametrize(
+    "answer", [{"create": [{"id": 1}]}, [], {"create": "ok"}], ids=["one missing", "list", "text"]
+)
+async def test_a_batch_answer_that_leaves_items_out_is_ambiguous(
+    make_client: Any, answer: Any
+) -> None:
+    """The POST went through; items it does not account for may exist: look them up."""
+    async with make_client(lambda request: httpx2.Response(200, json=answer)) as client:
+        with pytest.raises(AmbiguousWriteError) as caught:
+            await client.batch("products", create=[{"name": "A"}, {"name": "B"}])
+    assert classify(caught.value) is Outcome.AMBIGUOUS
+    assert caught.value.status == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -9,6 +10,8 @@ from typing import Any
 
 import httpx2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from onetill.woo import Outcome, WooClient, classify
 from onetill.woo.errors import (
@@ -19,6 +22,7 @@ from onetill.woo.errors import (
     ResponseError,
     WooError,
 )
+from onetill.woo.responses import decode_json
 
 pytestmark = pytest.mark.anyio
 
@@ -314,3 +318,70 @@ def test_an_unreadable_ca_file_is_a_clear_error(tmp_path: Any) -> None:
     bad.write_text("hello")
     with pytest.raises(WooError, match="CA file"):
         WooClient("https://shop.test", "ck", "cs_x", verify=str(bad))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"id": 412, "status": "completed"}\n<br />\n<b>Deprecated</b>:  Function x is '
+        "deprecated in <b>/wp/load.php</b> on line <b>6078</b><br />\n",
+        '<br />\n<b>Notice</b>: early<br />\n{"id": 412, "status": "completed"}<br />\n'
+        "<b>Warning</b>: late<br />\n",
+    ],
+    ids=["notice after", "notices around"],
+)
+async def test_php_notices_after_the_json_do_not_hide_a_created_order(
+    make_client: Any, body: str
+) -> None:
+    """display_errors at shutdown prints after WooCommerce's JSON: the order was created."""
+
+    async with make_client(lambda request: httpx2.Response(201, text=body)) as client:
+        response = await client.post("orders", json={})
+    assert response.data == {"id": 412, "status": "completed"}
+
+
+async def test_a_json_answer_cut_short_is_never_taken_for_a_whole_one(make_client: Any) -> None:
+    from onetill.woo.errors import AmbiguousWriteError
+
+    body = '{"id": 413, "line_items": [{"id": 1}, {"id"'
+    async with make_client(lambda request: httpx2.Response(201, text=body)) as client:
+        with pytest.raises(AmbiguousWriteError):
+            await client.post("orders", json={})
+
+
+async def test_a_cut_pretty_printed_list_is_not_mistaken_for_its_first_item(
+    make_client: Any,
+) -> None:
+    """A word like 'Notice' inside the cut-off rest is data, not a PHP notice after the JSON."""
+    from onetill.woo.errors import AmbiguousWriteError
+
+    body = '[\n{"id": 1},\n{"id": 2, "name": "Notice board"},\n{"id": 3, "na'
+    async with make_client(lambda request: httpx2.Response(201, text=body)) as client:
+        with pytest.raises(AmbiguousWriteError):
+            await client.post("orders/batch", json={})
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_NOTICE_HTML = "<br />\n<b>Deprecated</b>:  Creation of dynamic property in <b>/x.php</b><br />\n"
+
+
+@settings(max_examples=80, deadline=None)
+@given(value=st.dictionaries(st.text(max_size=6), _json_values, min_size=1, max_size=5))
+def test_a_body_cut_anywhere_never_decodes_but_notices_around_a_whole_one_do(
+    value: dict[str, Any],
+) -> None:
+    """Recovering JSON from PHP noise must never turn a truncated answer into a 'success'."""
+    body = json.dumps(value, separators=(",", ":")).encode()
+    assert decode_json(_NOTICE_HTML.encode() + body + b"\n" + _NOTICE_HTML.encode()) == (
+        True,
+        value,
+    )
+    for cut in range(1, len(body)):
+        for prefix in (b"", _NOTICE_HTML.encode()):
+            assert decode_json(prefix + body[:cut]) == (False, None), body[:cut]

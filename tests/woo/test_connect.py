@@ -238,3 +238,44 @@ def test_the_api_url_is_cut_back_to_the_sites_address(start_sandbox: Any, tmp_pa
     result = run_connect(srv.url + "/wp-json/wc/v3/", srv.key, srv.secret, tmp_path)
     assert result.exit_code == 0, result.output
     assert load_config(tmp_path).url == srv.url
+
+
+def test_a_broken_optional_route_does_not_break_connect(start_sandbox: Any, tmp_path: Path) -> None:
+    """A PHP fatal page on /variations only means per-product variations, not a crash."""
+    srv = start_sandbox(faults="GET /variations*:html=500")
+    result = run_connect(srv.url, srv.key, srv.secret, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "per product" in result.stdout
+    assert load_config(tmp_path).global_variations is False
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://[::1", ["not a store URL", "https://"]),
+        ("http://admin:pw-hunter2@127.0.0.1:9", ["user name or password", "without"]),
+        ("ftp://shop.example.com", ["not a store URL", "https://"]),
+    ],
+)
+def test_a_malformed_store_url_is_a_clear_error_not_a_traceback(
+    tmp_path: Path, url: str, words: list[str]
+) -> None:
+    result = run_connect(url, "ck_a", "cs_b_secret", tmp_path)
+    assert_failed(result, 1, "cs_b_secret", tmp_path, *words)
+    assert "pw-hunter2" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("faults", "status"),
+    [("GET /products*:status=503", "503"), ("GET /wp-json/:html=500", "500")],
+    ids=["products overloaded", "site failing"],
+)
+def test_a_failing_or_overloaded_site_is_named_as_such(
+    start_sandbox: Any, tmp_path: Path, faults: str, status: str
+) -> None:
+    """A 5xx that outlasts the retries is "try again later", not "not WordPress" or "blocked"."""
+    srv = start_sandbox(faults=faults)
+    result = run_connect(srv.url, srv.key, srv.secret, tmp_path)
+    assert_failed(result, EXIT_UNREACHABLE, srv.secret, tmp_path, f"HTTP {status}", "try again")
+    assert "does not look like WordPress" not in result.stderr
+    assert "blocked" not in result.stderr

@@ -236,3 +236,62 @@ def test_any_non_integer_stock_is_refused_with_the_field_named(value: Any) -> No
     with pytest.raises(PayloadError) as caught:
         decode(Product, {"id": 3, "stock_quantity": value})
     assert caught.value.field == "stock_quantity" and caught.value.object_id == 3
+
+
+def test_null_where_woocommerce_usually_sends_text_takes_the_default() -> None:
+    """An old plugin's `"sku": null` or `"meta_data": null` must not drop the whole product."""
+    product = decode(
+        Product,
+        {
+            "id": 77,
+            "sku": None,
+            "name": None,
+            "meta_data": None,
+            "price": "",
+            "stock_quantity": None,
+            "categories": [{"id": 3, "name": None}],
+        },
+    )
+    assert (product.sku, product.name, product.meta_data) == ("", "", [])
+    assert product.price is None and product.stock_quantity is None
+    assert product.categories[0].name == ""
+
+
+def test_blank_and_null_money_inside_an_orders_lines_are_none() -> None:
+    order = decode(
+        Order,
+        {
+            "id": 5,
+            "total": "1.19",
+            "line_items": [
+                {
+                    "id": 1,
+                    "quantity": 1,
+                    "subtotal": "1.00",
+                    "subtotal_tax": "0.19",
+                    "total": "1.00",
+                    "total_tax": "0.19",
+                    "sku": None,
+                    "taxes": [{"id": 1, "total": "", "subtotal": None}],
+                }
+            ],
+        },
+    )
+    assert order.line_items[0].taxes[0].total is None
+    assert order.line_items[0].taxes[0].subtotal is None
+
+
+def test_null_in_a_required_field_is_still_an_error_naming_it() -> None:
+    with pytest.raises(PayloadError) as caught:
+        decode(OrderLineItem, {"id": 4, "quantity": None, "subtotal": "1", "subtotal_tax": "0",
+                               "total": "1", "total_tax": "0"})  # fmt: skip
+    assert caught.value.field == "quantity" and caught.value.object_id == 4
+
+
+@pytest.mark.parametrize("bad", ["NaN", "inf", "-Infinity", "sNaN"])
+def test_non_finite_money_from_the_store_is_refused_naming_field_and_id(bad: str) -> None:
+    with pytest.raises(PayloadError) as caught:
+        decode(Product, {"id": 12, "regular_price": bad}, what="GET products page 1")
+    err = caught.value
+    assert err.field == "regular_price" and err.object_id == 12
+    assert "Product id=12" in str(err) and "GET products page 1" in str(err)

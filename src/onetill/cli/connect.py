@@ -125,7 +125,19 @@ def connect(
         target,
         _config(target, found, key.strip(), secret.strip(), ca_file, insecure, auth_in_query),
     )
+    _resume_uploads(target)
     _print_summary(found, target, where)
+
+
+def _resume_uploads(home: Path) -> None:
+    """New keys lift a pause caused by rejected keys: the queue tries again."""
+    from onetill.store import open_database
+    from onetill.sync.outbox_policy import paused_reason, resume_queue
+
+    with open_database(home) as db:
+        if paused_reason(db) is not None:
+            resume_queue(db)
+            click.echo("uploads: the paused order queue will be retried with the new keys")
 
 
 def _fail(failure: ConnectFailed) -> NoReturn:
@@ -167,13 +179,31 @@ def _transport_failure(exc: Any) -> ConnectFailed:
     return ConnectFailed(exc.message, exc.hint, EXIT_UNREACHABLE)
 
 
+def _unavailable(exc: Any) -> ConnectFailed | None:
+    """A site that keeps failing or refusing (5xx, 429) after retries: not a key problem."""
+    status = getattr(exc, "status", 0)
+    if not (status >= 500 or status == 429):
+        return None
+    shown = getattr(exc, "text", "") or getattr(exc, "message", "")
+    return ConnectFailed(
+        f"the site answered HTTP {status} (failing, overloaded or in maintenance): {shown}",
+        "check that the site loads in a browser, then try again in a few minutes",
+        EXIT_UNREACHABLE,
+    )
+
+
 async def _discover(client: Any, found: Found) -> None:
-    from onetill.woo.errors import TransportError
+    from onetill.woo.errors import TransportError, WooError
 
     try:
         discovery = await client.discover()
     except TransportError as exc:
         raise _transport_failure(exc) from None
+    except WooError as exc:
+        failure = _unavailable(exc) or ConnectFailed(
+            f"reading what the store offers failed: {exc.message}", exc.hint
+        )
+        raise failure from None
     if not discovery.wordpress:
         raise ConnectFailed(
             f"{client.url} does not look like WordPress",
@@ -216,11 +246,15 @@ async def _read_products(client: Any, found: Found) -> None:
             hint = f"{hint}; note: {found.warnings[0]}"
         raise ConnectFailed(f"the store refused the keys: {exc.message}", hint, EXIT_AUTH) from None
     except NotJSONError as exc:
-        raise ConnectFailed(
+        failure = _unavailable(exc) or ConnectFailed(
             f"the REST API is blocked or hidden: {exc.message}", exc.hint, EXIT_NOT_WOOCOMMERCE
-        ) from None
+        )
+        raise failure from None
     except WooError as exc:
-        raise ConnectFailed(f"reading products failed: {exc.message}", exc.hint) from None
+        failure = _unavailable(exc) or ConnectFailed(
+            f"reading products failed: {exc.message}", exc.hint
+        )
+        raise failure from None
     try:
         decode_list(Product, response.data, what="GET products page 1")
     except WooError as exc:
@@ -324,7 +358,7 @@ def _clock_text(found: Found) -> str:
     if skew is None:
         return "unknown (the store sent no Date header)"
     if not found.clock_corrected:
-        return f"in step with the store ({skew:+.0f} s)"
+        return f"in step with the store ({round(skew):+d} s)"
     direction = "behind" if skew > 0 else "ahead of"
     return (
         f"this machine's clock is {abs(skew):.0f} s {direction} the store's: "

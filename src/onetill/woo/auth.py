@@ -25,6 +25,7 @@ from urllib.parse import quote
 import httpx2
 
 from onetill.woo.errors import InsecureTransportError
+from onetill.woo.redact import mask_key
 
 __all__ = [
     "BasicAuth",
@@ -92,7 +93,7 @@ class OAuth1(httpx2.Auth):
         self._method = signature_method
 
     def __repr__(self) -> str:
-        return f"OAuth1(key={self._key!r})"
+        return f"OAuth1(key={mask_key(self._key)!r})"
 
     def auth_flow(
         self, request: httpx2.Request
@@ -124,7 +125,7 @@ class BasicAuth(httpx2.Auth):
         self._key = key
 
     def __repr__(self) -> str:
-        return f"BasicAuth(key={self._key!r})"
+        return f"BasicAuth(key={mask_key(self._key)!r})"
 
     def auth_flow(
         self, request: httpx2.Request
@@ -146,7 +147,7 @@ class QueryKeyAuth(httpx2.Auth):
         self._secret = secret
 
     def __repr__(self) -> str:
-        return f"QueryKeyAuth(key={self._key!r})"
+        return f"QueryKeyAuth(key={mask_key(self._key)!r})"
 
     def auth_flow(
         self, request: httpx2.Request

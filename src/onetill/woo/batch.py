@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from onetill.woo.errors import PayloadError, WooAPIError
+from onetill.woo.errors import AmbiguousWriteError, PayloadError, WooAPIError
 from onetill.woo.models import OrderCreate, ProductUpdate, decode, encode
 
 if TYPE_CHECKING:
@@ -94,9 +94,11 @@ def _prepare(op: Op, index: int, item: Any, model: type[Any] | None, what: str) 
         raise PayloadError(f"{what}: {op}[{index}] must be an object, got {type(item).__name__}")
     if op == "update" and (isinstance(item.get("id"), bool) or not isinstance(item.get("id"), int)):
         raise PayloadError(f"{what}: update[{index}] needs an integer 'id'", field="id")
-    if model is None:
-        return item
-    return encode(decode(model, item, what=f"{what} {op}[{index}]"))
+    if model is not None:
+        # Validate only: re-encoding the model would add or drop defaults
+        # the caller did not write (an order's status decides its stock).
+        decode(model, item, what=f"{what} {op}[{index}]")
+    return item
 
 
 def plan_chunks(
@@ -147,7 +149,16 @@ async def batch(
                 )
             raise
         result.requests += 1
-        _collect(result, planned, response.data, what)
+        try:
+            _collect(result, planned, response.data, what)
+        except PayloadError as exc:
+            # The request went through: its items may all have been applied.
+            raise AmbiguousWriteError(
+                f"POST {what} answered HTTP {response.status} but the answer does not account "
+                f"for every item ({exc.message})",
+                url=response.url,
+                status=response.status,
+            ) from exc
     return result
 
 
@@ -168,7 +179,9 @@ def _collect(result: BatchResult, planned: list[tuple[Op, int, Any]], data: Any,
         item_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else None
         error = answer.get("error")
         if isinstance(error, dict):
-            status = (error.get("data") or {}).get("status", 400)
+            # PHP encodes an empty error data array as [] and may put a list there.
+            details = error.get("data")
+            status = details.get("status", 400) if isinstance(details, dict) else 400
             code = str(error.get("code", ""))
             message = str(error.get("message", ""))
             err = WooAPIError(

@@ -21,7 +21,7 @@ import random
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx2
@@ -38,24 +38,25 @@ from onetill.woo.errors import (
     TransportError,
     WooError,
 )
+from onetill.woo.fate import IDEMPOTENT, post_was_refused, translate_transport_error
 from onetill.woo.limiter import AdaptiveLimiter
 from onetill.woo.outcome import is_transient_status
-from onetill.woo.responses import WooResponse, decode_json, error_from_response, safe_url
+from onetill.woo.params import encode_params, merge_query
+from onetill.woo.redact import Redactor, install_log_filter, mask_key, safe_url
+from onetill.woo.responses import WooResponse, decode_json, error_from_response
 
 if TYPE_CHECKING:
     from onetill.woo.batch import BatchResult
     from onetill.woo.discovery import Discovery
     from onetill.woo.pagination import Page
 
-__all__ = ["WooClient"]
+__all__ = ["WooClient", "encode_params"]
 
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-# Statuses on a POST after which the store may have done the work anyway:
-# a proxy (502/504) or PHP (500) can fail after the order was saved.
-_AMBIGUOUS_POST_STATUSES = frozenset({500, 502, 504, 520, 522, 524})
-# httpx errors raised before a single byte of the request left.
-_NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.ProxyError)
 CLOCK_SKEW_THRESHOLD_S = 60.0
+
+# httpx2 logs every request's full URL at INFO: keys in the query (https
+# with --auth-in-query) or oauth_* must not reach a log.
+install_log_filter()
 
 
 class WooClient:
@@ -86,14 +87,24 @@ class WooClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         user_agent: str = "OneTill/0.1",
     ) -> None:
-        parsed = httpx2.URL(url)
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        example = "give the site's address with its scheme, e.g. https://shop.example.com"
+        try:
+            parsed = httpx2.URL(url)
+        except (httpx2.InvalidURL, TypeError, ValueError) as exc:
+            raise WooError(f"not a store URL: {exc}", hint=example) from None
         if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise WooError(f"not a store URL: {url!r}", hint=example)
+        if parsed.userinfo:
+            # It would be sent, and printed in every message naming the URL.
             raise WooError(
-                f"not a store URL: {url!r}",
-                hint="give the site's address with its scheme, e.g. https://shop.example.com",
+                "the store URL holds a user name or password",
+                hint="give the address without 'user:password@'; the API keys are the login",
             )
         self.url = str(parsed.copy_with(query=None, fragment=None)).rstrip("/")
         self.key = key
+        self._redactor = Redactor(key, secret)
         self.https = parsed.scheme == "https"
         if auth_in_query and not self.https:
             raise InsecureTransportError(
@@ -137,7 +148,7 @@ class WooClient:
         self.clock_offset_s = 0.0
 
     def __repr__(self) -> str:
-        return f"WooClient(url={self.url!r}, key={self.key!r}, auth={self.auth_mode!r})"
+        return f"WooClient(url={self.url!r}, key={mask_key(self.key)!r}, auth={self.auth_mode!r})"
 
     async def __aenter__(self) -> WooClient:
         return self
@@ -192,13 +203,14 @@ class WooClient:
         401.
         """
         method = method.upper()
-        url = self._url_for(namespace, path)
-        query = encode_params(params)
+        path, _, path_query = path.partition("?")
+        url = self._url_for(namespace, path.partition("#")[0])
+        query = merge_query(path_query.partition("#")[0], encode_params(params))
         content = msgspec.json.encode(json) if json is not None else None
         if authenticate is None:
             authenticate = namespace is not None and namespace.startswith(("wc/", "wc-"))
         auth = self._auth if authenticate else None
-        retryable = method in _IDEMPOTENT
+        retryable = method in IDEMPOTENT
         signing_retry_used = False
         attempt = 0
         while True:
@@ -212,15 +224,32 @@ class WooClient:
                     raise
                 await self._sleep(self._backoff(attempt))
             except AuthError as exc:
-                # Rejected during authentication, before WooCommerce ran the
-                # handler: resending (re-signed) is safe even for a POST.
-                stale = "timestamp" in exc.message.lower() or "nonce" in exc.message.lower()
+                lowered = exc.message.lower()
+                # "Missing OAuth parameter oauth_nonce" is a dropped query, not this.
+                missing = exc.code == "woocommerce_rest_authentication_missing_parameter"
+                replayed = not missing and "nonce" in lowered and "used" in lowered
+                if replayed and not retryable:
+                    # Our nonces are random per attempt: "already used" means a
+                    # copy of this very request (replayed by a proxy or the
+                    # network) reached WooCommerce before, and that copy may
+                    # have created the object.
+                    raise AmbiguousWriteError(
+                        f"{method} {exc.url} was refused as a replay of a request the store "
+                        "already received; the first copy may have been applied",
+                        method=method,
+                        url=exc.url,
+                        status=exc.status,
+                    ) from exc
+                # A stale timestamp (or, for a read, a nonce) is refused during
+                # authentication, before WooCommerce runs the handler: resending
+                # re-signed, with the server's clock now known, is safe.
+                stale = not missing and ("timestamp" in lowered or replayed)
                 if self.auth_mode != "oauth" or not stale or signing_retry_used:
                     raise
                 signing_retry_used = True
             except ResponseError as exc:
                 if not retryable and (
-                    exc.status in _AMBIGUOUS_POST_STATUSES or 200 <= exc.status < 300
+                    200 <= exc.status < 300 or (exc.status >= 500 and not post_was_refused(exc))
                 ):
                     head = f"{method} {exc.url} answered HTTP {exc.status}"
                     if exc.status < 300:
@@ -241,7 +270,9 @@ class WooClient:
                 if exc.retry_after is not None:
                     if exc.retry_after > self.max_retry_after:
                         raise
-                    delay = exc.retry_after
+                    # Retry-After is a minimum; "0" or a date already past
+                    # must not turn the backoff into a tight loop.
+                    delay = max(delay, exc.retry_after)
                 await self._sleep(delay)
 
     async def _attempt(
@@ -256,8 +287,24 @@ class WooClient:
         request = self._http.build_request(
             method, url, params=httpx2.QueryParams(tuple(query)), content=content, headers=headers
         )
-        shown = safe_url(request.url)
+        shown = self._redactor.text(safe_url(request.url))
         token = await self.limiter.acquire()
+        try:
+            return await self._exchange(request, method, shown, auth, token)
+        except WooError as exc:
+            # Whatever the store echoed (a redirect's Location, a WAF page
+            # printing the URL) must not carry the keys into error text.
+            self._redactor.scrub_error(exc)
+            raise
+
+    async def _exchange(
+        self,
+        request: httpx2.Request,
+        method: str,
+        shown: str,
+        auth: httpx2.Auth | None,
+        token: int,
+    ) -> WooResponse:
         signal = "neutral"
         try:
             try:
@@ -265,7 +312,7 @@ class WooClient:
             except httpx2.HTTPError as exc:
                 if isinstance(exc, httpx2.TimeoutException):
                     signal = "overload"
-                raise self._translate(exc, method, shown) from exc
+                raise translate_transport_error(exc, method, shown) from exc
             now = self._observe_clock(response)
             status = response.status_code
             if status in (429, 503):
@@ -293,48 +340,18 @@ class WooClient:
         finally:
             self.limiter.release(token, signal)
 
-    def _translate(self, exc: httpx2.HTTPError, method: str, url: str) -> WooError:
-        host = httpx2.URL(url).host
-        if isinstance(exc, _NOT_SENT):
-            text = str(exc) or type(exc).__name__
-            if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(
-                exc.__context__, ssl.SSLCertVerificationError
-            ):
-                return CertificateError(
-                    f"the TLS certificate of {host} is not trusted: {text}",
-                    method=method,
-                    url=url,
-                    hint="pass --ca-file with the store's CA certificate, or --insecure "
-                    "for a test store",
-                )
-            return TransportError(
-                f"cannot reach {host}: {text}",
-                method=method,
-                url=url,
-                sent=False,
-                hint="check the URL, the network, and that the store is online",
-            )
-        detail = str(exc) or type(exc).__name__
-        if method not in _IDEMPOTENT:
-            return AmbiguousWriteError(
-                f"{method} {url} got no answer ({detail}) after it may have reached the store",
-                method=method,
-                url=url,
-            )
-        return TransportError(
-            f"{method} {url} got no answer: {detail}",
-            method=method,
-            url=url,
-            sent=True,
-            hint="the store is slow or the connection dropped; try again later",
-        )
-
     def _observe_clock(self, response: httpx2.Response) -> datetime:
         """Measure the till's clock against the server's ``Date``; return 'now' on the server."""
         local = time.time()
         server = parse_http_date(response.headers.get("date"))
         if server is None:
             return datetime.fromtimestamp(local + self.clock_offset_s, UTC)
+        # A cache in front of the store (Age: N) serves an old Date: the
+        # server's "now" is Date + Age. Without this a cached index page
+        # could shift the signing clock and get every request refused.
+        age = response.headers.get("age", "").strip()
+        if age.isascii() and age.isdigit():
+            server = server + timedelta(seconds=int(age))
         skew = server.timestamp() - local
         self.clock_skew_s = skew
         # Date has one-second resolution and includes latency: only correct
@@ -347,7 +364,8 @@ class WooClient:
 
     def _backoff(self, attempt: int) -> float:
         """Full jitter: uniform between 0 and the capped exponential step."""
-        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
+        # The exponent is bounded: 2**1100 does not fit in a float.
+        ceiling = min(self.backoff_cap, self.backoff_base * (2.0 ** min(attempt - 1, 60)))
         return random.uniform(0.0, ceiling)
 
     def _url_for(self, namespace: str | None, path: str) -> str:
@@ -406,30 +424,3 @@ class WooClient:
         from onetill.woo.discovery import discover
 
         return await discover(self)
-
-
-def encode_params(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """Query parameters as WooCommerce wants them.
-
-    Lists become comma lists (``include=10,11``): ``include[]=10`` breaks
-    the OAuth signature. Booleans become ``true``/``false``; None is left out.
-    """
-    out: list[tuple[str, str]] = []
-    for key, value in (params or {}).items():
-        if "[" in key:
-            raise ValueError(f"query parameter {key!r}: send a comma list, not key[]")
-        if value is None:
-            continue
-        if isinstance(value, datetime):
-            raise TypeError(
-                f"query parameter {key!r} is a datetime: format it with format_gmt_cursor() "
-                "and send dates_are_gmt=true"
-            )
-        if isinstance(value, bool):
-            out.append((key, "true" if value else "false"))
-        elif isinstance(value, list | tuple | set | frozenset):
-            items = sorted(value) if isinstance(value, set | frozenset) else value
-            out.append((key, ",".join(str(v) for v in items)))
-        else:
-            out.append((key, str(value)))
-    return out

@@ -17,12 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from onetill.woo.errors import (
-    NoRouteError,
-    ResponseError,
-    TransportError,
-    WooAPIError,
-)
+from onetill.woo.errors import NoRouteError, ResponseError, TransportError
 
 if TYPE_CHECKING:
     from onetill.woo.client import WooClient
@@ -78,13 +73,20 @@ def _offset(raw: Any) -> float:
 
 
 async def discover(client: WooClient) -> Discovery:
-    """Probe the store. Raises :class:`TransportError` when it cannot be reached at all."""
+    """Probe the store.
+
+    Raises :class:`TransportError` when it cannot be reached at all, and
+    the :class:`ResponseError` when ``/wp-json/`` keeps answering a server
+    error or 429 (a failing or overloaded site is not "not WordPress").
+    """
     try:
         index = await client.request("GET", "", {"_fields": _INDEX_FIELDS}, namespace="")
         data = index.data if isinstance(index.data, dict) else {}
     except TransportError:
         raise
     except ResponseError as exc:
+        if exc.status >= 500 or exc.status == 429:
+            raise
         return _not_wordpress(client, await _diagnose(client, exc))
     if "namespaces" not in data:
         return _not_wordpress(client, "/wp-json/ answered JSON without a namespace list")
@@ -169,9 +171,10 @@ async def _has_global_variations(client: WooClient) -> bool:
         await client.get("variations", {"per_page": 1, "_fields": "id"})
     except NoRouteError:
         return False
-    except WooAPIError:
+    except ResponseError:
         # A 400 means the route exists but disliked a parameter; an auth
-        # error leaves it unknown: fall back to per-product variations.
+        # error, a WAF page or a PHP fatal on this route leaves it unknown:
+        # fall back to per-product variations, which every version has.
         return False
     return True
 

@@ -89,9 +89,12 @@ class AmbiguousWriteError(WooError):
     """A write (POST) that may or may not have been applied by the store.
 
     Raised on a timeout or connection reset after the request may have
-    reached the store, and on 500/502/504 answers to a POST (a proxy can time
-    out while PHP finishes creating the order). Never resend blindly: look the
-    object up first. ``status`` is the HTTP status when there was an answer.
+    reached the store; on a 5xx answer to a POST unless it proves the request
+    never reached PHP (a proxy can time out while PHP finishes creating the
+    order; see ``fate.py``); on a 2xx whose body cannot be read; and on a 401
+    "nonce already used" (a replayed copy of the POST got there first).
+    Never resend blindly: look the object up first. ``status`` is the HTTP
+    status when there was an answer.
     """
 
     def __init__(

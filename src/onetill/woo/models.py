@@ -14,7 +14,6 @@ checked before sending: WooCommerce skips validation inside batches
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Literal, TypeVar
@@ -22,6 +21,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 import msgspec
 
 from onetill.woo.dates import parse_gmt
+from onetill.woo.decoding import check_money, payload_error, prepare_read
 from onetill.woo.errors import PayloadError
 
 __all__ = [
@@ -331,8 +331,25 @@ class ProductUpdate(_Write, kw_only=True):
 
 
 def encode(value: Any) -> Any:
-    """A write model (or plain data) as JSON-ready builtins; Decimals become strings."""
-    return msgspec.to_builtins(value)
+    """A write model (or plain data) as JSON-ready builtins; Decimals become strings.
+
+    Fields left at None or empty are omitted (WooCommerce would read a
+    ``null`` as a value), but a default that means something is sent:
+    ``OrderCreate``'s ``status: completed`` and ``set_paid: true`` are what
+    make WooCommerce reduce stock; dropping them would create a pending order.
+    """
+    out = msgspec.to_builtins(value)
+    if isinstance(value, _Write) and isinstance(out, dict):
+        for f in msgspec.structs.fields(value):
+            given = getattr(value, f.name)
+            meaningful = isinstance(given, bool | int | Decimal) or (
+                isinstance(given, str) and given
+            )
+            if meaningful and f.encode_name not in out:
+                out[f.encode_name] = msgspec.to_builtins(given)
+            elif isinstance(given, list) and given and isinstance(given[0], _Write):
+                out[f.encode_name] = [encode(item) for item in given]
+    return out
 
 
 def decode(model: type[T], data: Any, *, what: str = "") -> T:
@@ -341,13 +358,17 @@ def decode(model: type[T], data: Any, *, what: str = "") -> T:
     The error names the field (``line_items[0].quantity``), the object's id
     and ``what`` it was (e.g. ``"GET products page 3"``).
     """
-    prepared = _blank_money_to_none(model, data)
+    if issubclass(model, _Write):
+        prepared = data
+    else:
+        object_id = data.get("id") if isinstance(data, dict) else None
+        prepared = prepare_read(model, data, what, object_id)
     try:
         value = msgspec.convert(prepared, model, strict=issubclass(model, _Write))
     except msgspec.ValidationError as exc:
-        raise _payload_error(model, data, what, exc) from None
+        raise payload_error(model, data, what, exc) from None
     if issubclass(model, _Write):
-        _check_money(model, value, data, what)
+        check_money(model, value, data, what)
     return value
 
 
@@ -360,81 +381,3 @@ def decode_list(model: type[T], data: Any, *, what: str = "") -> list[T]:
             what=what,
         )
     return [decode(model, item, what=what) for item in data]
-
-
-def _blank_money_to_none(model: type[Any], data: Any) -> Any:
-    blanks: frozenset[str] = getattr(model, "_blank_money", frozenset())
-    if not isinstance(data, dict):
-        return data
-    fixed = dict(data) if blanks else data
-    for name in blanks:
-        if fixed.get(name) == "":
-            fixed[name] = None
-    if model is Order and isinstance(fixed.get("line_items"), list):
-        fixed = dict(fixed)
-        fixed["line_items"] = [_line_item_blanks(li) for li in fixed["line_items"]]
-    return fixed
-
-
-def _line_item_blanks(item: Any) -> Any:
-    if isinstance(item, dict) and isinstance(item.get("taxes"), list):
-        item = dict(item)
-        item["taxes"] = [_blank_money_to_none(LineTax, t) for t in item["taxes"]]
-    return item
-
-
-def _payload_error(model: type[Any], data: Any, what: str, exc: Exception) -> PayloadError:
-    text = str(exc)
-    field: str | None = None
-    if " - at `$" in text:
-        text, _, path = text.partition(" - at `$")
-        field = path.rstrip("`").lstrip(".") or None
-    unknown = re.search(r"unknown field `([^`]+)`", text)
-    if unknown:
-        field = f"{field}.{unknown.group(1)}" if field else unknown.group(1)
-    object_id = data.get("id") if isinstance(data, dict) else None
-    subject = f"{model.__name__} id={object_id}" if object_id is not None else model.__name__
-    where = f" in {what}" if what else ""
-    location = f" field {field!r}" if field else ""
-    return PayloadError(
-        f"{subject}{where}:{location} {text[0].lower() + text[1:] if text else 'invalid'}",
-        what=what,
-        field=field,
-        object_id=object_id,
-    )
-
-
-def _check_money(model: type[Any], value: Any, data: Any, what: str) -> None:
-    """Refuse NaN/infinite money, and money sent as JSON numbers (WooCommerce wants strings)."""
-    bad = _bad_money(value, data, "")
-    if bad is not None:
-        field, raw = bad
-        object_id = data.get("id") if isinstance(data, dict) else None
-        subject = f"{model.__name__} id={object_id}" if object_id is not None else model.__name__
-        where = f" in {what}" if what else ""
-        raise PayloadError(
-            f"{subject}{where}: field {field!r}: money must be a finite decimal string "
-            f'such as "5.55", got {raw!r}',
-            what=what,
-            field=field,
-            object_id=object_id,
-        )
-
-
-def _bad_money(value: Any, raw: Any, prefix: str) -> tuple[str, Any] | None:
-    if not isinstance(value, _Write) or not isinstance(raw, dict):
-        return None
-    for name in value.__struct_fields__:
-        amount = getattr(value, name)
-        given = raw.get(name)
-        path = f"{prefix}.{name}" if prefix else name
-        if isinstance(amount, Decimal):
-            is_number = isinstance(given, float | int) and not isinstance(given, bool)
-            if is_number or not amount.is_finite():
-                return path, given
-        elif isinstance(amount, list) and isinstance(given, list):
-            for index, (item, item_raw) in enumerate(zip(amount, given, strict=False)):
-                found = _bad_money(item, item_raw, f"{path}[{index}]")
-                if found is not None:
-                    return found
-    return None

@@ -35,8 +35,9 @@ class Page:
     """One page of a collection.
 
     ``total`` and ``total_pages`` come from ``X-WP-Total`` /
-    ``X-WP-TotalPages`` of *this* page's answer; ``server_time`` from its
-    ``Date`` header.
+    ``X-WP-TotalPages`` of *this* page's answer (computed from the item
+    count, or from the items seen so far, when a proxy stripped them);
+    ``server_time`` from its ``Date`` header.
     """
 
     number: int
@@ -62,9 +63,11 @@ async def paginate(
     The lowest page not in ``skip_pages`` is fetched first and always
     yielded (it carries the totals and the server time, even when it is
     empty); the others up to ``X-WP-TotalPages`` follow, fetched with
-    bounded concurrency. Pages in ``skip_pages`` (already stored by an
-    interrupted run) are neither fetched nor yielded. ``on_progress(done,
-    total)`` is called after each yielded page, counting items.
+    bounded concurrency, and further pages while any answer shows more (or
+    a full page has no count). Later pages that come back empty are not
+    yielded. Pages in ``skip_pages`` (already stored by an interrupted run)
+    are neither fetched nor yielded. ``on_progress(done, total)`` is called
+    after each yielded page, counting items.
     """
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}, got {per_page}")
@@ -79,7 +82,7 @@ async def paginate(
 
     async def fetch(number: int) -> Page:
         response = await client.request("GET", path, {**base, "page": number}, namespace=namespace)
-        return _page_from(response, number)
+        return _page_from(response, number, per_page)
 
     first_number = 1
     while first_number in skip:
@@ -90,53 +93,102 @@ async def paginate(
     if on_progress is not None:
         on_progress(done, first.total)
 
-    remaining = [n for n in range(first_number + 1, first.total_pages + 1) if n not in skip]
+    # The highest page known to exist. It grows when a later answer reports
+    # more pages (items added during the pull) and when a page is full and
+    # nothing says it is the last: a proxy that strips X-WP-* headers, or a
+    # stale count, must not end a pull early. (The outbox looks orders up by
+    # scanning pages: a page missed there would mean a duplicate order.)
+    last = _last_known(first, per_page)
     # Keep enough requests queued to fill the limiter, but not the whole
     # catalog in memory: the window bounds pages fetched ahead of the reader.
     window = max(2, client.max_concurrency * 2)
     pending: dict[int, asyncio.Task[Page]] = {}
-    position = 0
+    scheduled = first_number
+    number = first_number
+
+    def abandon(_: object) -> None:
+        # The reader's task ended (cancelled, or failed elsewhere) while this
+        # generator sat at a ``yield``: nobody will close it soon, so stop
+        # the pages fetched ahead now rather than when it is collected.
+        for task in pending.values():
+            task.cancel()
+
+    owner: asyncio.Task[Any] | None = None
     try:
-        for number in remaining:
-            while position < len(remaining) and len(pending) < window:
-                ahead = remaining[position]
-                pending[ahead] = asyncio.create_task(fetch(ahead))
-                position += 1
+        while True:
+            current = asyncio.current_task()
+            if current is not owner:  # first pass, or handed to another task
+                if owner is not None:
+                    owner.remove_done_callback(abandon)
+                owner = current
+                if owner is not None:
+                    owner.add_done_callback(abandon)
+            while len(pending) < window and scheduled < last:
+                scheduled += 1
+                if scheduled not in skip:
+                    pending[scheduled] = asyncio.create_task(fetch(scheduled))
+            number += 1
+            while number in skip:
+                number += 1
+            if number not in pending:
+                break
             page = await pending.pop(number)
+            last = max(last, _last_known(page, per_page))
+            if not page.items:
+                continue  # past the end (a probe, or items removed meanwhile)
             done += len(page.items)
             yield page
             if on_progress is not None:
-                on_progress(done, max(page.total, first.total))
+                on_progress(done, max(page.total, first.total, done))
     finally:
+        if owner is not None:
+            owner.remove_done_callback(abandon)
         for task in pending.values():
             task.cancel()
         if pending:
             await asyncio.gather(*pending.values(), return_exceptions=True)
 
 
-def _page_from(response: WooResponse, number: int) -> Page:
+def _last_known(page: Page, per_page: int) -> int:
+    """The highest page number ``page`` shows to exist."""
+    last = page.total_pages
+    if len(page.items) >= per_page and page.number >= last:
+        # A full page claiming to be the last (or with no count at all): look
+        # one further; WooCommerce answers a page past the end with 200 [].
+        last = page.number + 1
+    return last
+
+
+def _page_from(response: WooResponse, number: int, per_page: int) -> Page:
     items = response.data
     if not isinstance(items, list):
         raise WooError(
             f"{response.url} did not return a list (got {type(items).__name__})",
             hint="this route is not a paginated collection",
         )
-    total = _int_header(response, "x-wp-total", len(items))
-    total_pages = _int_header(response, "x-wp-totalpages", 1 if items else 0)
+    seen = (number - 1) * per_page + len(items) if items else 0
+    total = _int_header(response, "x-wp-total")
+    pages = _int_header(response, "x-wp-totalpages")
+    if pages is None and total is not None:
+        pages = -(-total // per_page)
+    if pages is None:
+        # No counts at all: this page is the last one known; _last_known
+        # looks further while pages come back full.
+        pages = number if items else 0
+    if total is None:
+        total = seen
     return Page(
         number=number,
-        total_pages=total_pages,
+        total_pages=pages,
         total=total,
         items=items,
         server_time=response.server_time,
     )
 
 
-def _int_header(response: WooResponse, name: str, default: int) -> int:
-    raw = response.headers.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw.strip())
-    except ValueError:
-        return default
+def _int_header(response: WooResponse, name: str) -> int | None:
+    """A count header as a non-negative int; None when absent or not a number."""
+    raw = (response.headers.get(name) or "").strip()
+    if not (raw.isascii() and raw.isdigit()):
+        return None
+    return int(raw)

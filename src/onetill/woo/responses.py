@@ -9,6 +9,7 @@ tells these apart and builds errors that say what happened and what to do.
 from __future__ import annotations
 
 import html
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from onetill.woo.errors import (
     ResponseError,
     WooAPIError,
 )
+from onetill.woo.redact import safe_url
 
 __all__ = [
     "WooResponse",
@@ -35,8 +37,6 @@ __all__ = [
     "safe_url",
     "visible_text",
 ]
-
-_SECRET_PARAMS = ("consumer_key", "consumer_secret")
 
 
 @dataclass(frozen=True)
@@ -53,16 +53,6 @@ class WooResponse:
     content: bytes = field(repr=False)
     server_time: datetime | None
     url: str = ""
-
-
-def safe_url(url: httpx2.URL) -> str:
-    """``url`` without credentials or OAuth parameters: safe for messages and logs."""
-    params = [
-        (k, v)
-        for k, v in url.params.multi_items()
-        if not k.startswith("oauth_") and k not in _SECRET_PARAMS
-    ]
-    return str(url.copy_with(params=httpx2.QueryParams(tuple(params)) if params else None))
 
 
 _SCRIPT = re.compile(r"<(script|style|noscript)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
@@ -83,8 +73,9 @@ def decode_json(content: bytes) -> tuple[bool, Any]:
     """``(True, value)`` when ``content`` is JSON, else ``(False, None)``.
 
     With ``display_errors`` on, PHP prints notices (HTML) in front of the
-    JSON WooCommerce then sends; the JSON after them is still the real
-    answer (for a POST, it is the created order), so it is recovered.
+    JSON WooCommerce then sends, and sometimes after it (at shutdown); the
+    JSON among them is still the real answer (for a POST, it is the created
+    order), so it is recovered. A JSON value cut short is never "recovered".
     """
     # A PHP file saved with a UTF-8 byte-order mark prints it before the JSON.
     stripped = content.strip()
@@ -96,14 +87,38 @@ def decode_json(content: bytes) -> tuple[bool, Any]:
         return True, msgspec.json.decode(stripped)
     except msgspec.DecodeError:
         pass
-    # Try each line that starts like JSON, last notice first; bounded work.
-    starts = [m.start() + 1 for m in re.finditer(rb"\n[\[{]", stripped)][:20]
+    # Where JSON may start: the top, then each line that starts like JSON
+    # (PHP ends every notice with "<br />\n"); bounded work.
+    starts = [0] if stripped[:1] in (b"{", b"[") else []
+    starts += [m.start() + 1 for m in re.finditer(rb"\n[\[{]", stripped)][:20]
     for start in starts:
         try:
             return True, msgspec.json.decode(stripped[start:])
         except msgspec.DecodeError:
-            continue
+            pass
+        found = _json_before_notice(stripped[start:])
+        if found is not None:
+            return True, found[0]
     return False, None
+
+
+# What PHP prints right after the output when display_errors is on: an HTML
+# notice ("<br />\n<b>Warning</b>: ...") or a plain-text one ("Warning: ...").
+_NOTICE = re.compile(r"\s*(<|(PHP )?(Warning|Notice|Deprecated|Fatal error|Parse error)\b)")
+
+
+def _json_before_notice(body: bytes) -> tuple[Any] | None:
+    """A complete JSON value followed only by a PHP notice, as ``(value,)``."""
+    text = body.decode("utf-8", "replace")
+    try:
+        value, end = json.JSONDecoder().raw_decode(text)
+    except ValueError:
+        return None
+    # Nothing after it means msgspec refused the JSON itself (NaN, ...): no.
+    rest = text[end:]
+    if not rest.strip() or not _NOTICE.match(rest):
+        return None
+    return (value,)
 
 
 def retry_after_seconds(headers: httpx2.Headers, now: datetime) -> float | None:
@@ -112,12 +127,17 @@ def retry_after_seconds(headers: httpx2.Headers, now: datetime) -> float | None:
     if raw is None:
         return None
     raw = raw.strip()
-    if raw.isdigit():
+    # RFC 9110 says whole seconds; some hosts send "1.5". Anything else that
+    # is not a date (negative, garbage) is ignored: the backoff still applies.
+    if _SECONDS.fullmatch(raw):
         return float(raw)
     when = parse_http_date(raw)
     if when is None:
         return None
     return max(0.0, (when - now).total_seconds())
+
+
+_SECONDS = re.compile(r"[0-9]{1,10}(\.[0-9]{1,6})?", re.ASCII)
 
 
 def error_from_response(
@@ -135,6 +155,11 @@ def error_from_response(
     where = f"{method} {url}"
     if 300 <= status < 400:
         location = response.headers.get("location", "?")
+        try:
+            # A redirect echoes the query: keys or oauth_* must not reach the text.
+            location = safe_url(httpx2.URL(location)) if location != "?" else location
+        except (httpx2.InvalidURL, ValueError):
+            location = visible_text(location, 200)
         return ResponseError(
             f"HTTP {status}: the store redirected {where} to {location}",
             status=status,
