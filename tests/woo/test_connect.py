@@ -279,3 +279,18 @@ def test_a_failing_or_overloaded_site_is_named_as_such(
     assert_failed(result, EXIT_UNREACHABLE, srv.secret, tmp_path, f"HTTP {status}", "try again")
     assert "does not look like WordPress" not in result.stderr
     assert "blocked" not in result.stderr
+
+
+def test_new_keys_lift_the_pause_of_the_order_queue(start_sandbox: Any, tmp_path: Path) -> None:
+    """After the store rejected the keys, connecting again with good keys resumes uploads."""
+    from onetill.store import open_database
+    from onetill.store.sync_state import get_state, set_state
+
+    srv = start_sandbox()
+    with open_database(tmp_path) as db, db.write() as conn:
+        set_state(conn, "outbox.paused", "the store rejected the API keys (401)")
+    result = run_connect(srv.url, srv.key, srv.secret, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "paused order queue will be retried" in result.output
+    with open_database(tmp_path) as db:
+        assert get_state(db.conn, "outbox.paused") is None
