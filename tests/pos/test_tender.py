@@ -78,3 +78,11 @@ def test_parse_amount_accepts_plain_numbers() -> None:
     """20 and 20.50 are amounts."""
     assert parse_amount("20") == Decimal("20")
     assert parse_amount(" 20.50 ") == Decimal("20.50")
+
+
+@pytest.mark.parametrize("text", ["1e400", "1e30", "99999999999999999999"])
+def test_parse_amount_refuses_absurdly_large_amounts_clearly(text: str) -> None:
+    """An amount too large to be cash handed over (or to quantize) is a TenderError naming
+    the amount, never a raw decimal.InvalidOperation that would crash `sell`."""
+    with pytest.raises(TenderError, match="too large"):
+        parse_amount(text)

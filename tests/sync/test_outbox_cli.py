@@ -127,3 +127,24 @@ def test_drain_and_discrepancies_commands(tmp_path: Path, sandbox_server: Any) -
     assert any(d["object_id"] == sale.uuid for d in listed)
     failed = json.loads(run(home, "orders", "--failed", "--json").output)
     assert [o["state"] for o in failed] == ["synced_with_discrepancy"]
+
+
+def test_sell_reports_the_recorded_sale_even_when_the_upload_breaks(
+    tmp_path: Path, sandbox_server: Any
+) -> None:
+    """The sale is committed before the upload: an upload that blows up (here a bad
+    outbox_batch_size in config.json) still prints the sale and exits 0, so the cashier
+    never sells the same goods twice."""
+    home = tmp_path / "till"
+    home.mkdir()
+    save_config(home, Config(url=sandbox_server.url, key=sandbox_server.key,
+                             secret=sandbox_server.secret, till_id="till-cli",
+                             extra={"outbox_batch_size": 500}))  # fmt: skip
+    seeded_db(home / "onetill.db").close()
+    result = CliRunner().invoke(cli, ["sell", "SIMPLE-001", "--pay", "cash", "--json",
+                                      "--home", str(home)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["state"] == "pending_sync"
+    assert "uploading it failed" in result.stderr and "batch_size" in result.stderr
+    assert _count(home) == 1

@@ -110,7 +110,9 @@ def test_kill_9_during_drain_never_loses_or_duplicates(tmp_path: Path, env: dict
     # so nearly every kill lands while a request is out.
     with SandboxProcess(["--store", str(RECORDED_STORE), "--latency", "150"]) as store:
         assert store.url is not None
-        home = _home(tmp_path, store.url, outbox_batch_size=1)
+        # A short client timeout: after a crash, an order's lookup waits until its
+        # request could have timed out (timeout + settle), on every restart.
+        home = _home(tmp_path, store.url, outbox_batch_size=1, http_timeout_s=1.5)
         control = SandboxControl(store.url)
         before = control.stock(10, 11, 405)
         from onetill.store.db import Database
@@ -123,7 +125,7 @@ def test_kill_9_during_drain_never_loses_or_duplicates(tmp_path: Path, env: dict
         killed_mid_flight = abandoned = 0
         for _ in range(20):
             proc = subprocess.Popen(
-                [sys.executable, "-m", "onetill", "drain", "--settle", "0.3",
+                [sys.executable, "-m", "onetill", "drain", "--settle", "0.3", "--wait", "5",
                  "--home", str(home)],
                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip

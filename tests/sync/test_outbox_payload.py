@@ -84,3 +84,20 @@ def test_matching_order_is_no_discrepancy(tmp_path: Path) -> None:
     assert compare_created(order, {**created, "total": "63.49"}) is not None
     twice = replace(order, lines=order.lines * 2)
     assert "missing" in (compare_created(twice, created) or "")
+
+
+def test_line_totals_are_compared_at_the_store_s_own_decimals(tmp_path: Path) -> None:
+    """WooCommerce prints a line's net total with the store's decimals (3 for KWD, 0 for JPY),
+    so the till's unrounded net is compared at that precision, not at cents."""
+    order = _order(tmp_path, "SIMPLE-001")  # net 59.327103
+    for shown in ("59.327", "59"):
+        created = {
+            "total": order.total,
+            "line_items": [{"product_id": 10, "variation_id": 0, "quantity": 1, "total": shown}],
+        }
+        assert compare_created(order, created) is None, shown
+    wrong = {
+        "total": order.total,
+        "line_items": [{"product_id": 10, "variation_id": 0, "quantity": 1, "total": "59.320"}],
+    }
+    assert compare_created(order, wrong) is not None

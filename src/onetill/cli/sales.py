@@ -70,7 +70,8 @@ async def _drain(
 
     settle_s = float(settle if settle is not None else _setting(cfg, "outbox_settle_s", 30.0))
     deadline = time.monotonic() + wait
-    async with _client(cfg) as client:
+    timeout = float(_setting(cfg, "http_timeout_s", 30.0))
+    async with _client(cfg, timeout=timeout) as client:
         while True:
             report = await drain_outbox(
                 client,
@@ -172,9 +173,19 @@ def sell(
         for warning in sale.warnings:
             click.echo(f"warning: {warning}", err=True)
         if online:
-            report = asyncio.run(_drain(db, cfg))
-            for error in report.errors:
-                click.echo(f"warning: {error}", err=True)
+            # The sale is committed: from here on nothing may make `sell` look
+            # failed, or the cashier sells again and the customer pays twice.
+            try:
+                report = asyncio.run(_drain(db, cfg))
+            except Exception as exc:  # reported below; `onetill drain` retries
+                click.echo(
+                    f"warning: the sale is recorded, but uploading it failed ({exc}); "
+                    "`onetill drain` will try again",
+                    err=True,
+                )
+            else:
+                for error in report.errors:
+                    click.echo(f"warning: {error}", err=True)
         state = get_order(db.conn, sale.uuid, with_lines=False).state
     result = {
         "uuid": sale.uuid,

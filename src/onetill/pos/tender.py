@@ -30,6 +30,9 @@ _TXN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,254}\Z")
 _STRIPE = re.compile(r"(pi|ch|py)_[A-Za-z0-9]{8,}\Z")
 # Cash beyond this many times the total is a typo, not a banknote.
 _MAX_TENDER_FACTOR = 1000
+# No till takes a billion in one payment; beyond this a typed amount is a
+# mistake (and 1e400 cannot even be rounded to cents).
+MAX_AMOUNT = Decimal("1e9")
 
 
 class TenderError(ValueError):
@@ -79,6 +82,8 @@ def parse_amount(text: str | Decimal, decimals: int = 2) -> Decimal:
         raise TenderError(f"{text!r} is not an amount; type it like 20 or 20.50") from None
     if not amount.is_finite() or amount < 0:
         raise TenderError(f"amount {text!r} must be a positive number")
+    if amount >= MAX_AMOUNT:
+        raise TenderError(f"amount {text!r} is too large; check the number")
     if amount != amount.quantize(Decimal(1).scaleb(-decimals)):
         raise TenderError(f"amount {text!r} has more than {decimals} decimal places")
     return amount

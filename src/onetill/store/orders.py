@@ -224,12 +224,37 @@ def mark_in_flight(
     due = format_ts(lookup_after or now)
     for uuid in uuids:
         _set_state(conn, uuid, "in_flight")
+        first, offset = _earliest_send(conn, uuid, now, server_offset_s)
         conn.execute(
             "UPDATE outbox SET attempts = attempts + 1, in_flight_since = ?,"
-            " first_sent_at = COALESCE(first_sent_at, ?), next_attempt_at = ?,"
-            " server_offset_s = COALESCE(?, server_offset_s) WHERE order_uuid = ?",
-            (stamp, stamp, due, server_offset_s, uuid),
+            " first_sent_at = ?, next_attempt_at = ?, server_offset_s = ? WHERE order_uuid = ?",
+            (stamp, first, due, offset, uuid),
         )
+
+
+def _earliest_send(
+    conn: sqlite3.Connection, uuid: str, now: datetime, offset_s: float | None
+) -> tuple[str, float | None]:
+    """The (till time, store-minus-till offset) pair of the order's earliest send.
+
+    A lookup searches the store from ``first_sent_at + server_offset_s``. Both
+    halves of a pair come from the same moment, so a till clock corrected
+    between two sends cannot move the window past the first send: mixing the
+    first send's till time with a later offset could.
+    """
+    row = conn.execute(
+        "SELECT first_sent_at, server_offset_s FROM outbox WHERE order_uuid = ?", (uuid,)
+    ).fetchone()
+    if row is None or row[0] is None:
+        return format_ts(now), offset_s
+    first, old_offset = str(row[0]), row[1]
+    if old_offset is None or offset_s is None:
+        # The earlier send's store time is unknown (the lookup then widens its
+        # window) or this one's is: keep the earlier send.
+        return first, old_offset
+    if now.timestamp() + offset_s < parse_ts(first).timestamp() + float(old_offset):
+        return format_ts(now), offset_s
+    return first, float(old_offset)
 
 
 def mark_pending(

@@ -8,6 +8,11 @@ The rules, and why:
   *looked up by UUID* before it may be sent again: WooCommerce has no
   idempotency, and the same POST twice makes two orders and reduces stock
   twice.
+* **The store's clock first.** Before its first send a drain hears the
+  store's ``Date`` (one cheap GET if the client has heard none), and each
+  in-flight row keeps the store-minus-till offset of its earliest send: the
+  lookup's ``after`` is store time, and a till clock corrected between the
+  send and the lookup must not move the window past the order.
 * **FIFO.** The queue head blocks the rest: nothing behind an order whose
   fate is unknown or that waits for its retry time is sent, so the store
   receives sales in the order they were made. A permanent refusal
@@ -106,6 +111,7 @@ class _Drainer:
         self.rng = rng
         self.report = DrainReport()
         self.sold_items: set[int] = set()
+        self.clock_probed = False
 
     # -- outcomes ---------------------------------------------------------
 
@@ -206,20 +212,41 @@ class _Drainer:
     # -- steps ------------------------------------------------------------
 
     def _earliest(self, orders: list[OrderRecord]) -> datetime:
-        offsets = [o.server_offset_s for o in orders if o.server_offset_s is not None]
-        firsts = [parse_ts(o.first_sent_at or o.created_at) for o in orders]
-        start = min(firsts)
-        if len(offsets) == len(orders):
-            return start + timedelta(seconds=min(offsets)) - LOOKUP_MARGIN
+        """The store-clock time before which none of ``orders`` can have been created."""
         skew = self.client.clock_skew_s
-        if skew is not None:
-            return start + timedelta(seconds=skew) - LOOKUP_MARGIN - timedelta(minutes=5)
-        return start - LOOKUP_MARGIN_UNKNOWN_CLOCK
+        bounds: list[datetime] = []
+        for order in orders:
+            first = parse_ts(order.first_sent_at or order.created_at)
+            if order.server_offset_s is not None:
+                # The store's clock as measured when the order was sent.
+                offset = timedelta(seconds=order.server_offset_s)
+                bounds.append(first + offset - LOOKUP_MARGIN)
+            elif skew is not None:
+                # Sent before the store's clock was known: today's difference
+                # says nothing about a till clock corrected since, so look a
+                # whole day further back (a longer scan beats a duplicate).
+                bounds.append(first + timedelta(seconds=skew) - LOOKUP_MARGIN_UNKNOWN_CLOCK)
+            else:  # the store sends no Date header at all
+                bounds.append(first - LOOKUP_MARGIN_UNKNOWN_CLOCK)
+        return min(bounds)
+
+    async def _measure_store_clock(self) -> None:
+        """Hear the store's ``Date`` once, if the client has not yet (one cheap GET).
+
+        Before a send, so the row records the store's clock: a lookup after a
+        crash or lost answer then knows where in the store's time to look,
+        even if the till's clock is corrected in between.
+        """
+        if self.client.clock_skew_s is None and not self.clock_probed:
+            self.clock_probed = True
+            await self.client.get("orders", {"per_page": 1, "_fields": "id"})
 
     async def resolve_in_flight(self, orders: list[OrderRecord]) -> None:
         """Look the orders up by UUID: found -> accepted; missing -> back to the queue."""
         self.report.looked_up += len(orders)
         try:
+            if any(o.server_offset_s is None for o in orders):
+                await self._measure_store_clock()
             found = await lookup_many(
                 self.client, [o.uuid for o in orders], self._earliest(orders), plugin=self.plugin
             )
@@ -278,7 +305,12 @@ class _Drainer:
         for order, (data, error) in zip(orders, results, strict=False):
             if error is not None:
                 outcome = classify(error)
-                if outcome is Outcome.TRANSIENT:
+                if error.status >= 500:
+                    # WooCommerce saves the order, then completes the payment:
+                    # an error raised in between is reported for an order that
+                    # exists. Only a 4xx proves nothing was created.
+                    self._retry([order], error, in_flight=True)
+                elif outcome is Outcome.TRANSIENT:
                     self._retry([order], error, in_flight=False)
                 elif outcome is Outcome.AUTH:
                     self._pause([order], error, in_flight=False)
@@ -334,11 +366,22 @@ class _Drainer:
                 good.append(order)
             if not good:
                 continue
+            try:
+                await self._measure_store_clock()
+            except (WooError, OSError) as exc:  # nothing was sent: an ordinary retry
+                if classify(exc) is Outcome.AUTH:
+                    self._pause(good, exc, in_flight=False)
+                else:
+                    self._retry(good, exc, in_flight=False, sent=False)
+                return
             sent_at = self.clock()
             with self.db.write() as conn:
                 mark_in_flight(
                     conn, [o.uuid for o in good], sent_at, self.client.clock_skew_s,
-                    lookup_after=sent_at + self.settle,
+                    # After a crash nobody waits for the answer: the lookup
+                    # must not come before the request could have timed out
+                    # and settled, exactly as the live path would wait.
+                    lookup_after=sent_at + self.settle + timedelta(seconds=self.client.timeout_s),
                 )  # fmt: skip
             await self.send(good)
 

@@ -7,7 +7,9 @@ earliest moment the sale could have reached the store (``after`` is strict
 and compares ``date_created``; with ``dates_are_gmt=true`` the value is
 sent as naive UTC) and scans their ``meta_data`` for the UUID. Orders in
 the trash are not in the default listing, so a miss is checked once more
-with ``status=trash`` before the sale counts as "not there".
+with ``status=trash``, and the whole scan is repeated (offset paging can
+skip an order while the merchant trashes another) before the sale counts
+as "not there".
 
 With the plugin (``wc-onetill/v1``), ``GET orders/by-uuid?uuids=a,b``
 answers directly; the scan is the fallback when that route is missing.
@@ -21,7 +23,7 @@ from typing import Any
 
 from onetill.sync.outbox_payload import META_UUID, meta_value
 from onetill.woo import WooClient, format_gmt_cursor
-from onetill.woo.errors import NoRouteError
+from onetill.woo.errors import NoRouteError, PayloadError
 
 __all__ = ["LOOKUP_FIELDS", "PLUGIN_NAMESPACE", "lookup_by_uuid", "lookup_many"]
 
@@ -50,6 +52,20 @@ async def lookup_many(
             return await _plugin_lookup(client, wanted)
         except NoRouteError:
             pass  # plugin gone or older: the scan below always works
+    found = await _scan_with_trash(client, wanted, earliest)
+    missing = wanted - found.keys()
+    if missing:
+        # WooCommerce pages by offset: an order the merchant trashes (or
+        # restores) while we page shifts the rest one place, and one order
+        # can slip between two pages. A miss leads to a resend, so it is
+        # believed only when a second full scan agrees.
+        found.update(await _scan_with_trash(client, missing, earliest))
+    return found
+
+
+async def _scan_with_trash(
+    client: WooClient, wanted: set[str], earliest: datetime
+) -> dict[str, dict[str, Any]]:
     found = await _scan(client, wanted, earliest, status=None)
     missing = wanted - found.keys()
     if missing:
@@ -68,8 +84,13 @@ async def _plugin_lookup(client: WooClient, wanted: set[str]) -> dict[str, dict[
     response = await client.request(
         "GET", "orders/by-uuid", {"uuids": ",".join(sorted(wanted))}, namespace=PLUGIN_NAMESPACE
     )
+    if not isinstance(response.data, list):
+        # "Not found" leads to a resend: only a well-formed answer may say it.
+        raise PayloadError(
+            f"the plugin's order lookup answered {str(response.data)[:120]!r}, not a list"
+        )
     out: dict[str, dict[str, Any]] = {}
-    for item in response.data or []:
+    for item in response.data:
         if isinstance(item, dict) and item.get("uuid") in wanted:
             out[str(item["uuid"])] = item
     return out

@@ -98,8 +98,19 @@ def _money(value: Any) -> Decimal | None:
         return None
 
 
-def _cents(value: str) -> Decimal:
-    return Decimal(value).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+def _same_amount(mine: str, shown: Any) -> bool:
+    """Whether the store's ``shown`` amount is ``mine`` rounded as the store prints it.
+
+    WooCommerce prints a line's net total with the store's number of decimals
+    (0 for JPY, 3 for KWD) while the till keeps it unrounded: compare at the
+    precision the store used, rounding half up as PHP's ``round`` does.
+    """
+    theirs = _money(shown)
+    if theirs is None or not theirs.is_finite():
+        return False
+    exponent = theirs.as_tuple().exponent
+    places = Decimal(1).scaleb(exponent if isinstance(exponent, int) else 0)
+    return Decimal(mine).quantize(places, rounding=ROUND_HALF_UP) == theirs
 
 
 def compare_created(order: OrderRecord, remote: Mapping[str, Any]) -> str | None:
@@ -115,14 +126,14 @@ def compare_created(order: OrderRecord, remote: Mapping[str, Any]) -> str | None
     remote_lines = [x for x in remote.get("line_items") or [] if isinstance(x, Mapping)]
     unmatched = list(remote_lines)
     for line in order.lines:
-        want_total = _cents(line.total)
+        want_total = Decimal(line.total).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         match = None
         for candidate in unmatched:
             if (
                 candidate.get("product_id") == line.product_id
                 and int(candidate.get("variation_id") or 0) == line.variation_id
                 and candidate.get("quantity") == line.quantity
-                and _money(candidate.get("total")) == want_total
+                and _same_amount(line.total, candidate.get("total"))
             ):
                 match = candidate
                 break

@@ -89,6 +89,9 @@ class WooClient:
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        # Public: a caller deciding when a write whose answer never came can
+        # no longer be running on the store (the outbox) needs it.
+        self.timeout_s = float(timeout)
         example = "give the site's address with its scheme, e.g. https://shop.example.com"
         try:
             parsed = httpx2.URL(url)
