@@ -34,13 +34,27 @@ KNOWN_DIFFERENCES: dict[str, set[str]] = {}
 
 # Known differences this comparison cannot see (values, or behaviour outside the recordings):
 # - Link URLs echo the query exactly as sent; the real store normalises it (dates_are_gmt=1,
-#   status[0]=any, dp=2, context=view appear). oauth_* are echoed by both.
+#   status[0]=any, dp=2, context=view appear in orders links). oauth_* are echoed by both.
 # - price_html is a simplified single-price span; related_ids is always [].
 # - products/categories and taxes answer in one page (no per_page paging of these small sets).
 # - orders: shipping, fee and coupon lines are accepted but ignored; line_items in an order
-#   PUT are ignored (status, payment, address and meta_data updates work).
-# - webhooks: product.* and order.* topics only; delivery URLs on loopback ports are allowed
-#   (WordPress refuses them except 80/443/8080), so tests can use a port-0 receiver.
+#   PUT are ignored (status, payment, address and meta_data updates work). Validation errors
+#   inside line_items cover quantity (integer) and subtotal/total (strings) only; a string
+#   that is not a number in subtotal/total is a 400 here (WooCommerce: not checked).
+# - orders: the stock-reduced flag is checked and set atomically here; two concurrent PHP
+#   requests moving one order to completed could both reduce on a real store (the per-item
+#   stock update itself is atomic SQL on both, so concurrent sales never lose a decrement).
+# - webhooks: product.* and order.* topics only. WordPress refuses delivery URLs on
+#   loopback/private addresses except ports 80/443/8080; the sandbox enforces that only with
+#   SandboxConfig(webhook_safe_urls=True), so tests can use a port-0 receiver on 127.0.0.1.
+# - webhook deliveries run after config.webhook_delay_s on the sandbox's own loop; a real
+#   store needs site traffic (WP-Cron) and may take minutes.
+# - webhook deliveries time out after 10 s (WordPress waits 60 s; the ping 5 s), and
+#   re-activating a webhook resets its failure count (not checked against WooCommerce).
+# - fault commit_html/commit_status answers right after the write; a real proxy answers at
+#   its own timeout and PHP may commit only after the 504 was sent (a lookup straight after
+#   the 504 can then miss an order that appears a moment later). Not emulated.
+# - GET /wc/v3/variations (global) is list-only here; `parent=` on it is ignored.
 # - used OAuth nonces and revoked keys are not kept in the state file across a restart.
 
 PAIRS = sorted(p.name for p in FIXTURES.glob("*.json") if "response" in load_fixture(p.name))

@@ -79,6 +79,8 @@ def test_pattern_matches_below_wc_v3_and_the_full_path() -> None:
         ("/orders:status=200", "HTTP error code 400-599"),
         ("/orders:html=404", "html must be a 5xx status"),
         ("/orders:waf=500", "waf must be 200 or 403"),
+        ("/orders:commit_html=404", "commit_html must be a 5xx status"),
+        ("/orders:commit_status", "commit_status needs a value"),
         ("/orders:rate=10", "rate must be N/W"),
         ("/orders:rate=10/0", "rate window must be more than 0"),
         ("/orders:delay", "delay needs a value"),
@@ -330,6 +332,33 @@ def test_commit_drop_creates_the_order_and_never_answers(wire: Callable[..., Wir
     assert w.server.control.stock(10)[10] == 6  # 7 in the recorded store, reduced once
 
 
+@pytest.mark.parametrize(
+    ("spec", "code", "marker"),
+    [
+        ("POST /orders:commit_html=504@nth=1", 504, b"504 Gateway Time-out"),
+        ("POST /orders:commit_status=502@nth=1", 502, b"502 Bad Gateway"),
+    ],
+)
+def test_commit_then_proxy_page_saves_the_order_and_answers_html_5xx(
+    wire: Callable[..., Wire], spec: str, code: int, marker: bytes
+) -> None:
+    """PHP slower than the proxy: the client reads the proxy's 5xx HTML page, yet the
+    order exists and stock is reduced, so resending blindly would sell twice."""
+    w = wire(spec)
+    response = w.post_order()
+    assert response.status_code == code
+    assert response.headers["content-type"].startswith("text/html")
+    assert marker in response.content
+    assert "location" not in response.headers  # nothing of the store's answer leaks through
+    with pytest.raises(json.JSONDecodeError):
+        response.json()
+    (order,) = w.orders()
+    assert order["status"] == "completed"
+    assert w.server.control.stock(10)[10] == 6  # 7 in the recorded store, reduced once
+    assert w.post_order().status_code == 201  # nth=1: the next attempt is answered
+    assert len(w.orders()) == 2
+
+
 def test_every_attempt_is_either_answered_or_dropped_and_always_committed(
     wire: Callable[..., Wire],
 ) -> None:
@@ -464,3 +493,20 @@ async def test_in_process_connection_faults_raise_the_transport_error(
         with pytest.raises(error):
             await client.post(url, json=ORDER)
     assert len(app.state.sandbox.list_orders()) == (1 if processed else 0)
+
+
+@pytest.mark.anyio
+async def test_in_process_commit_html_answers_the_proxy_page_after_the_write() -> None:
+    """Without a socket commit_html still works: the 504 page arrives, the order exists."""
+    from onetill.sandbox import SandboxConfig, create_app
+    from support import RECORDED_STORE
+
+    app = create_app(SandboxConfig(store_dir=RECORDED_STORE, faults="POST /orders:commit_html=504"))
+    url = "http://sandbox.test/wp-json/wc/v3/orders"
+    key, secret = next(iter(app.state.sandbox.config.keys.items()))
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, auth=OAuthSigner(key, secret)) as client:
+        response = await client.post(url, json=ORDER)
+    assert response.status_code == 504
+    assert b"504 Gateway Time-out" in response.content
+    assert len(app.state.sandbox.list_orders()) == 1

@@ -209,6 +209,22 @@ async def test_fields_trims_top_level_and_nested() -> None:
     assert set(one.json()) == {"id", "sku", "_links"}
 
 
+async def test_nested_fields_follow_wordpress_array_intersection() -> None:
+    """WordPress intersects keys recursively: ``categories.name`` on a list keeps list
+    *indexes* named 'name' (none: ``[]``, not the names), ``categories.0`` keeps the first
+    entry, a sub-field of a scalar keeps the scalar, an emptied object is PHP's ``[]``."""
+    store, _ = _store()
+    async with store_client(store) as c:
+        r = await _get(
+            c, P, include="10", _fields="id,categories.name,name.first,dimensions.nope"
+        )
+        first = await _get(c, P, include="10", _fields="categories.0.id")
+        full = (await _get(c, f"{P}/10", _fields="name,categories")).json()
+    assert r.json() == [{"id": 10, "name": full["name"], "categories": [], "dimensions": []}]
+    category = full["categories"][0]
+    assert first.json() == [{"categories": [{"id": category["id"]}]}]
+
+
 async def test_variation_routes() -> None:
     """GET /products/{variation_id} works; global /variations has parent_id; unknown parent: []."""
     store, _ = _store()

@@ -95,7 +95,16 @@ async def test_z_with_dates_are_gmt_widens_the_window_west_of_utc() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["2026-11-26", "2026-11-26T15:30", "yesterday", "2026-13-01T00:00:00"]
+    "value",
+    [
+        "2026-11-26",
+        "2026-11-26T15:30",
+        "yesterday",
+        "2026-13-01T00:00:00",
+        "2026-11-26T15:30:06+0530",  # rest_parse_date wants +HH or +HH:MM
+        "2026-11-26T15:30:06z",  # only an upper-case Z
+        "2026-11-26T15:30:06 UTC",
+    ],
 )
 async def test_invalid_dates_are_a_400(value: str) -> None:
     """Dates WordPress cannot parse: 400 rest_invalid_param naming the parameter."""
@@ -107,6 +116,24 @@ async def test_invalid_dates_are_a_400(value: str) -> None:
     assert body["code"] == "rest_invalid_param"
     assert body["data"]["params"] == {"modified_after": "Invalid date."}
     assert body["data"]["details"]["modified_after"]["code"] == "rest_invalid_date"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-11-26t15:30:06",
+        "2026-11-26 15:30:06",
+        "2026-11-26T15:30:06.5Z",
+        "2026-11-26T15:30:06+05",
+        "2026-11-26T15:30:06-05:30",
+    ],
+)
+async def test_every_form_rest_parse_date_accepts_is_accepted(value: str) -> None:
+    """The other side of the rule: these shapes pass WordPress's date check."""
+    store, _ = _store("America/New_York")
+    async with store_client(store) as c:
+        r = await c.get(PRODUCTS, params={"modified_after": value, "_fields": "id"})
+    assert r.status_code == 200, r.text
 
 
 @pytest.mark.parametrize(

@@ -257,3 +257,52 @@ async def test_partial_refund_keeps_the_status_and_after_is_strict() -> None:
     assert status["status"] == "completed"
     assert [o["id"] for o in after.json()] == [second["id"]]
     assert store.stock_of([40]) == {40: 161}  # no restock asked
+
+
+@pytest.mark.parametrize("quantity", [1.5, "abc", True])
+async def test_a_non_integer_quantity_is_a_400_and_saves_nothing(quantity: Any) -> None:
+    """quantity is an integer in the schema: 1.5 (a weighed item sent as is) is refused
+    before anything is saved, instead of being sold as 1."""
+    store, _ = _store()
+    async with store_client(store) as c:
+        r = await c.post(
+            ORDERS,
+            json={
+                "status": "completed",
+                "line_items": [
+                    {"product_id": 41, "quantity": 1},
+                    {"product_id": 40, "quantity": quantity},
+                ],
+            },
+        )
+        body = r.json()
+        assert (r.status_code, body["code"]) == (400, "rest_invalid_param")
+        assert body["data"]["params"] == {
+            "line_items": "line_items[1][quantity] is not of type integer."
+        }
+        assert (await c.get(ORDERS)).json() == []
+        assert store.stock_of([40, 41]) == {40: 163, 41: 42}
+        ok = await _order(c, line_items=[{"product_id": 40, "quantity": "2"}])
+        assert ok["line_items"][0]["quantity"] == 2  # a numeric string is an integer
+
+
+async def test_batch_order_items_skip_the_schema_like_woocommerce() -> None:
+    """In a batch, quantity goes through intval (1.9 -> 1, 'abc' -> 0) and an unknown
+    status becomes pending (WC_Order::set_status), instead of a 400."""
+    store, _ = _store()
+    async with store_client(store) as c:
+        r = await c.post(
+            f"{ORDERS}/batch",
+            json={
+                "create": [
+                    {"status": "bogus", "line_items": [{"product_id": 40, "quantity": 1.9}]},
+                    {"status": "completed", "line_items": [{"product_id": 41, "quantity": "abc"}]},
+                ]
+            },
+        )
+    assert r.status_code == 200
+    first, second = r.json()["create"]
+    assert first["status"] == "pending"
+    assert first["line_items"][0]["quantity"] == 1
+    assert second["line_items"][0]["quantity"] == 0
+    assert store.stock_of([40, 41]) == {40: 163, 41: 42}  # pending, and 0 units

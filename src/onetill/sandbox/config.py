@@ -38,6 +38,10 @@ class SandboxConfig:
     # only tests and benchmarks use; `onetill sandbox` serves it only with --control.
     control: bool = True
     webhook_delay_s: float = 1.0  # Action Scheduler delay before a delivery
+    # WordPress refuses delivery (and ping) URLs on loopback/private addresses
+    # except ports 80, 443 and 8080. Off by default so tests can use a port-0
+    # receiver on 127.0.0.1; turn it on to see what a real store would do.
+    webhook_safe_urls: bool = False
     wc_version: str = "11.0.1"
     global_variations: bool = True  # GET /wc/v3/variations exists (10.3+)
     clock_offset_s: float = 0.0  # a wrong server clock, as seen in Date and dates

@@ -24,10 +24,11 @@ __all__ = [
     "utc_offset_hours",
 ]
 
-# rest_parse_date(): date, 'T' or space, time with seconds, optional fraction and zone.
+# rest_parse_date(): date, 'T' (or 't' or space), time with seconds, optional
+# fraction and zone; the zone is an upper-case Z or +HH / +HH:MM (no +HHMM, no z).
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?"
-    r"(Z|z|[+-]\d{2}(?::?\d{2})?)?$"
+    r"(Z|[+-]\d{2}(?::\d{2})?)?$"
 )
 
 
@@ -64,11 +65,10 @@ def _match(value: str) -> tuple[datetime, bool]:
     zone = m.group(8)
     if not zone:
         return naive, False
-    if zone in ("Z", "z"):
+    if zone == "Z":
         return naive.replace(tzinfo=UTC), True
     sign = 1 if zone[0] == "+" else -1
-    digits = zone[1:].replace(":", "")
-    minutes = int(digits[:2]) * 60 + (int(digits[2:4]) if len(digits) > 2 else 0)
+    minutes = int(zone[1:3]) * 60 + (int(zone[4:6]) if len(zone) > 3 else 0)
     return naive.replace(tzinfo=UTC) - sign * timedelta(minutes=minutes), True
 
 

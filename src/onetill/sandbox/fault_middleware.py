@@ -105,7 +105,11 @@ class FaultMiddleware:
             if rule.kind == "commit_drop":
                 await _drop(scope, receive)
                 return
-            if rule.kind == "slow":
+            if rule.kind in {"commit_html", "commit_status"}:
+                # The store answered, but too late for the proxy in front of
+                # it: the proxy's own error page replaces the JSON.
+                response = _refusal(rule, fired, self.clock())
+            elif rule.kind == "slow":
                 if not await _hold(scope, receive, rule.number("slow")):
                     return
             else:
@@ -118,7 +122,7 @@ class FaultMiddleware:
 
 
 def _refusal(rule: FaultRule, fired: Fired, now: float) -> BufferedResponse:
-    """A response from the host in front of PHP: the store never saw the request."""
+    """A response from the host in front of PHP (for ``commit_*`` after the store's work)."""
     response = BufferedResponse(started=True, headers=list(_HTML))
     if rule.kind == "waf":
         response.status = int(rule.value or 403)
@@ -126,6 +130,7 @@ def _refusal(rule: FaultRule, fired: Fired, now: float) -> BufferedResponse:
         response.set_body(_WAF_PAGE)
         return response
     code = 429 if rule.kind == "rate" else int(float(rule.value or 503))
+    # html=500 is PHP dying inside WordPress; every other code is the proxy's page.
     response.status = code
     reason = _REASONS.get(code, b"Error")
     if rule.kind == "html" and code == 500:

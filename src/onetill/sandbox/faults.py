@@ -31,6 +31,10 @@ A rule without a trigger fires on every matching request. Kinds:
     truncated               processed, but the JSON is cut in half
     reset                   connection reset (RST) before the request is processed
     commit_drop             processed fully, then the connection closes unanswered
+    commit_html=CODE        processed fully (the write is saved), then the client gets
+                            the proxy's HTML 5xx page: PHP outlived the reverse
+                            proxy's timeout (502/504 while the order is created)
+    commit_status=CODE      the same as commit_html=CODE
     slow=S                  processed, then the answer is held S seconds (past the
                             client's timeout); abandoned if the client hangs up
     revoke[=CK]             revokes key CK (default: every key) and lets the
@@ -70,6 +74,8 @@ KINDS: dict[str, tuple[bool, frozenset[str]]] = {
     "truncated": (False, frozenset()),
     "reset": (False, frozenset()),
     "commit_drop": (False, frozenset()),
+    "commit_html": (True, frozenset()),
+    "commit_status": (True, frozenset()),
     "slow": (True, frozenset()),
     "revoke": (False, frozenset()),
     "clock": (True, frozenset()),
@@ -230,10 +236,10 @@ def _validate(kind: str, value: str | None, params: dict[str, str]) -> None:
         code = number(value, "status")
         if code != int(code) or not 400 <= code <= 599:
             raise FaultSpecError(f"status must be an HTTP error code 400-599, not {value!r}")
-    elif kind == "html":
-        code = number(value, "html")
+    elif kind in {"html", "commit_html", "commit_status"}:
+        code = number(value, kind)
         if code != int(code) or not 500 <= code <= 599:
-            raise FaultSpecError(f"html must be a 5xx status, not {value!r}")
+            raise FaultSpecError(f"{kind} must be a 5xx status, not {value!r}")
     elif kind == "waf" and value not in {"200", "403"}:
         raise FaultSpecError(f"waf must be 200 or 403, not {value!r}")
     elif kind == "rate":

@@ -242,11 +242,19 @@ def filter_fields(obj: dict[str, Any], fields: list[str]) -> dict[str, Any]:
 
 
 def _prune(obj: dict[str, Any], tree: dict[str, Any]) -> dict[str, Any]:
+    """WordPress's ``_rest_array_intersect_key_recursive``: keys kept, nested where both sides
+    are arrays. So ``categories.name`` on a list keeps only list *indexes* named ``name``
+    (none: ``[]``), a sub-field of a scalar keeps the whole scalar, and a nested object
+    left empty is PHP's empty array, which JSON shows as ``[]``."""
     out: dict[str, Any] = {}
     for key, value in obj.items():
         want = tree.get(key)
-        if want is True:
+        if want is True or (want is not None and not isinstance(value, dict | list)):
             out[key] = value
         elif isinstance(want, dict) and isinstance(value, dict):
-            out[key] = _prune(value, want)
+            out[key] = _prune(value, want) or []
+        elif isinstance(want, dict) and isinstance(value, list):
+            kept = _prune({str(i): v for i, v in enumerate(value)}, want)
+            sequential = list(kept) == [str(i) for i in range(len(kept))]
+            out[key] = list(kept.values()) if sequential else (kept or [])
     return out

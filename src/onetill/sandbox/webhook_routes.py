@@ -1,13 +1,18 @@
 """``/wc/v3/webhooks``: create (synchronous ping), list, read, update, delete.
 
-WooCommerce facts: the secret is write-only (never returned); ``DELETE``
-without ``force=true`` is ``501 woocommerce_rest_trash_not_supported``.
+WooCommerce facts (``class-wc-rest-webhooks-v1-controller.php``): the secret is
+write-only (never returned); ``DELETE`` without ``force=true`` is ``501
+woocommerce_rest_trash_not_supported`` (checked before the id). Errors use the
+post type ``shop_webhook``: an unknown id is ``400 ... ID is invalid.`` on GET
+and PUT but ``404 ... Invalid ID.`` on DELETE; a bad topic or delivery URL
+(``wc_is_valid_url``: an absolute http(s) URL) is a 400.
 """
 
 from __future__ import annotations
 
 import secrets as _secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import RestError, invalid_param
 from .listing import list_reply, shape_one
@@ -38,10 +43,30 @@ _HOOKS = {
 _STATUSES = ("active", "paused", "disabled")
 
 
-def _apply(call: Call, hook: Item, body: dict[str, Any]) -> None:
-    for key in ("name", "delivery_url"):
-        if key in body:
-            hook.data[key] = str(body[key])
+_PREFIX = "woocommerce_rest_shop_webhook"
+
+
+def _valid_url(url: str) -> bool:
+    """``wc_is_valid_url``: PHP's FILTER_VALIDATE_URL and an http(s) scheme."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a malformed port raises here
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in url
+
+
+def _apply(call: Call, hook: Item, body: dict[str, Any], *, creating: bool = False) -> None:
+    if body.get("delivery_url") or creating:
+        if not _valid_url(str(body.get("delivery_url") or "")):
+            raise RestError(
+                400,
+                f"{_PREFIX}_invalid_delivery_url",
+                "Webhook delivery URL must be a valid URL starting with http:// or https://.",
+            )
+        hook.data["delivery_url"] = str(body["delivery_url"])
+    if body.get("name"):
+        hook.data["name"] = str(body["name"])
     if "status" in body:
         if body["status"] not in _STATUSES:
             msg = "status is not one of active, paused, and disabled."
@@ -49,22 +74,25 @@ def _apply(call: Call, hook: Item, body: dict[str, Any]) -> None:
         hook.data["status"] = body["status"]
         if body["status"] == "active":
             hook.meta["failures"] = 0
-    if "topic" in body:
-        topic = str(body["topic"])
+    if body.get("topic") or creating:
+        topic = str(body.get("topic") or "").lower()
         if topic not in _HOOKS:
-            raise RestError(
-                400, "woocommerce_rest_webhook_invalid_topic", "Webhook topic is invalid."
+            message = "Webhook topic is required and must be valid." if creating else (
+                "Webhook topic must be valid."
             )
+            raise RestError(400, f"{_PREFIX}_invalid_topic", message)
         resource, _, event = topic.partition(".")
         hook.data.update(topic=topic, resource=resource, event=event, hooks=_HOOKS[topic])
     if "secret" in body:
         hook.meta["secret"] = str(body["secret"])
 
 
-def _get(call: Call) -> Item:
+def _get(call: Call, *, deleting: bool = False) -> Item:
     hook = call.store.webhooks.get(int(call.args["id"]))
     if hook is None:
-        raise RestError(404, "woocommerce_rest_webhook_invalid_id", "Invalid webhook ID.")
+        if deleting:
+            raise RestError(404, f"{_PREFIX}_invalid_id", "Invalid ID.")
+        raise RestError(400, f"{_PREFIX}_invalid_id", "ID is invalid.")
     return hook
 
 
@@ -94,7 +122,7 @@ async def create_webhook(call: Call) -> Reply:
         now,
         {"secret": _secrets.token_urlsafe(24), "failures": 0},
     )
-    _apply(call, hook, body)
+    _apply(call, hook, body, creating=True)
     hook.id = store.next_id("webhook")
     if not hook.data["name"]:
         hook.data["name"] = f"Webhook created on {now}"
@@ -134,11 +162,11 @@ def update_webhook(call: Call) -> Reply:
 
 def delete_webhook(call: Call) -> Reply:
     require(call, "delete")
-    hook = _get(call)
     if not bool_param(call, "force"):
         raise RestError(
             501, "woocommerce_rest_trash_not_supported", "Webhooks do not support trashing."
         )
+    hook = _get(call, deleting=True)
     hook.meta["saved_again"] = True
     before = webhook_json(call.store, hook)
     call.store.webhooks.pop(hook.id)

@@ -9,9 +9,15 @@ WooCommerce facts:
   signature ``base64(HMAC-SHA256(raw body, secret))``; the body is PHP's
   ``json_encode`` (slashes escaped, non-ASCII as ``\\uXXXX``).
 - ``product.deleted`` (trash only) carries ``{"id": N}``.
-- A failed delivery is not retried; more than 5 consecutive failures disable
-  the webhook. Creating a webhook sends a synchronous, unsigned,
-  form-encoded ``webhook_id=N`` ping.
+- A failed delivery is not retried. Success is any status 200-302 (redirects
+  are not followed). ``failed_delivery()`` disables the webhook when a delivery
+  fails while the count of earlier consecutive failures is already above 5:
+  six failures are counted, the seventh disables it.
+- Creating a webhook sends a synchronous, unsigned, form-encoded
+  ``webhook_id=N`` ping.
+- ``wp_safe_remote_request`` refuses URLs on loopback/private addresses
+  except ports 80, 443 and 8080: such a delivery fails without a connection
+  (only with ``config.webhook_safe_urls``; tests use loopback receivers).
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx2
 
@@ -41,6 +49,24 @@ _TIMEOUT_S = 10.0
 def php_json(obj: Any) -> bytes:
     """JSON the way ``wp_json_encode`` writes it: compact, ``\\/`` and ``\\uXXXX`` escapes."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=True).replace("/", "\\/").encode()
+
+
+def refused_by_wordpress(url: str) -> bool:
+    """True when WordPress's ``wp_http_validate_url`` would refuse ``url`` for delivery."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return True
+    if parts.scheme not in ("http", "https") or not host:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+        local = address.is_private or address.is_loopback or address.is_unspecified
+    except ValueError:
+        local = host == "localhost"
+    return local and port not in (80, 443, 8080)
 
 
 def signature(body: bytes, secret: str) -> str:
@@ -131,6 +157,8 @@ class Dispatcher:
         }
         status: int | None = None
         try:
+            if self._refused(hook):
+                raise httpx2.ConnectError("A valid URL was not provided.")
             async with httpx2.AsyncClient(timeout=_TIMEOUT_S) as client:
                 response = await client.post(
                     hook.data["delivery_url"], content=body, headers=headers
@@ -138,7 +166,7 @@ class Dispatcher:
                 status = response.status_code
         except httpx2.HTTPError:
             status = None
-        ok = status is not None and 200 <= status < 300
+        ok = status is not None and 200 <= status < 303
         self.log.append(
             {
                 "webhook_id": hook.id,
@@ -150,17 +178,26 @@ class Dispatcher:
         )
         self._record(hook, ok)
 
+    def _refused(self, hook: Item) -> bool:
+        url = str(hook.data.get("delivery_url", ""))
+        return self.store.config.webhook_safe_urls and refused_by_wordpress(url)
+
     def _record(self, hook: Item, ok: bool) -> None:
+        if self.store.webhooks.get(hook.id) is not hook:
+            return  # deleted while the delivery was in flight: nothing to count or save
+        failures = int(hook.meta.get("failures", 0))
         if ok:
             hook.meta["failures"] = 0
+        elif failures > MAX_FAILURES:
+            hook.data["status"] = "disabled"
         else:
-            hook.meta["failures"] = int(hook.meta.get("failures", 0)) + 1
-            if hook.meta["failures"] > MAX_FAILURES:
-                hook.data["status"] = "disabled"
+            hook.meta["failures"] = failures + 1
         self.store.save(hook)
 
     async def ping(self, hook: Item) -> int | None:
         """The synchronous ping on creation: form-encoded, unsigned, no X-WC-Webhook-* headers."""
+        if self._refused(hook):
+            return None
         try:
             async with httpx2.AsyncClient(timeout=_TIMEOUT_S) as client:
                 response = await client.post(
