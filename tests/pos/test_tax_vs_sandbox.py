@@ -20,10 +20,21 @@ from till_support import close_rig, make_rig, store_with_settings
 pytestmark = pytest.mark.anyio
 
 
+@pytest.mark.parametrize("at_subtotal", ["no", "yes"])
+@pytest.mark.parametrize("decimals", ["2", "0", "3"])
 @pytest.mark.parametrize("include_tax", ["yes", "no"])
-async def test_random_carts_total_like_the_store(tmp_path: Path, include_tax: str) -> None:
-    """200 random carts (1-6 lines, 1-9 units, both classes, sale prices, variations)."""
-    folder = store_with_settings(tmp_path, woocommerce_prices_include_tax=include_tax)
+async def test_random_carts_total_like_the_store(
+    tmp_path: Path, include_tax: str, decimals: str, at_subtotal: str
+) -> None:
+    """200 random carts (1-6 lines, 1-9 units, both classes, sale prices, variations),
+    for stores with 2, 0 and 3 price decimals (``woocommerce_price_num_decimals``), taxes
+    rounded per line or at subtotal (``woocommerce_tax_round_at_subtotal``)."""
+    folder = store_with_settings(
+        tmp_path,
+        woocommerce_prices_include_tax=include_tax,
+        woocommerce_price_num_decimals=decimals,
+        woocommerce_tax_round_at_subtotal=at_subtotal,
+    )
     rig = make_rig(tmp_path, store_dir=folder)
     try:
         ids = [
@@ -32,7 +43,9 @@ async def test_random_carts_total_like_the_store(tmp_path: Path, include_tax: st
                 "SELECT id FROM products WHERE sellable = 1 AND type IN ('simple', 'variation')"
             )
         ]
-        rng = random.Random(f"tax-{include_tax}")
+        places = int(decimals)
+        seed = f"tax-{include_tax}" if places == 2 else f"tax-{include_tax}-{places}"
+        rng = random.Random(seed if at_subtotal == "no" else f"{seed}-subtotal")
         for _ in range(200):
             cart = Cart(rig.db.conn)
             for item in rng.sample(ids, rng.randint(1, 6)):
@@ -48,5 +61,8 @@ async def test_random_carts_total_like_the_store(tmp_path: Path, include_tax: st
             cart_desc = [(line.item_id, line.quantity) for line in cart.lines]
             assert Decimal(answer["total"]) == mine.total, cart_desc
             assert Decimal(answer["total_tax"]) == mine.total_tax, cart_desc
+            # WooCommerce prints order money with the store's decimals (dp default).
+            assert -Decimal(answer["total"]).as_tuple().exponent == places, answer["total"]
+            assert mine.total == mine.total.quantize(Decimal(1).scaleb(-places)), mine.total
     finally:
         await close_rig(rig)

@@ -11,6 +11,8 @@ Facts this module depends on:
   with the base rates; taxes are computed here (``tax_lines`` is read-only).
 - ``date_created`` is not writable; ``created_via`` and ``meta_data`` are.
 - There is no idempotency: the same POST twice makes two orders.
+- Money is rounded to the store's price decimals (``money.py``), never a
+  fixed 2; nets and taxes are kept unrounded so a ``dp`` read can reprint them.
 
 Refunds are in ``refunds.py``.
 """
@@ -20,10 +22,10 @@ from __future__ import annotations
 import re
 import secrets
 import string
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from . import catalog, defaults, tax
+from . import catalog, defaults, money, tax
 from .errors import invalid_param
 from .records import ORDER, Item
 
@@ -74,11 +76,11 @@ _WRITABLE = (
     "customer_ip_address",
     "customer_user_agent",
 )
-_TWO = Decimal("0.01")
 
 
-def fmt_money(v: Decimal) -> str:
-    return str(v.quantize(_TWO, rounding=ROUND_HALF_UP))
+def fmt_money(v: Decimal, dp: int = 2) -> str:
+    """``wc_format_decimal($v, $dp)``; callers pass the store's price decimals."""
+    return money.fmt(v, dp)
 
 
 def _dec(v: Any, name: str) -> Decimal:
@@ -203,6 +205,14 @@ def _line(store: SandboxStore, order: Item, li: dict[str, Any], validate: bool) 
     sub_taxes = tax.calc_exclusive(subtotal, rates)
     if sum(sub_taxes.values(), Decimal(0)) < sum(taxes.values(), Decimal(0)):
         sub_taxes = dict(taxes)
+    dp = money.price_decimals(store)
+    # WC_Order_Item_Product::set_taxes: per-line rounding rounds each rate's tax.
+    if store.setting("woocommerce_tax_round_at_subtotal", "no") != "yes":
+        line_sub_tax = sum((tax.round_tax_total(store, t) for t in sub_taxes.values()), Decimal(0))
+        line_tax = sum((tax.round_tax_total(store, t) for t in taxes.values()), Decimal(0))
+    else:
+        line_sub_tax = sum(sub_taxes.values(), Decimal(0))
+        line_tax = sum(taxes.values(), Decimal(0))
     meta: list[dict[str, Any]] = []
     if var is not None:
         for a in var.data.get("attributes", []):
@@ -216,16 +226,16 @@ def _line(store: SandboxStore, order: Item, li: dict[str, Any], validate: bool) 
                 }
             )
     line.update(
-        subtotal=fmt_money(subtotal),
-        subtotal_tax=fmt_money(
-            sum((tax.round_tax_total(store, t) for t in sub_taxes.values()), Decimal(0))
-        ),
-        total=fmt_money(total),
-        total_tax=fmt_money(
-            sum((tax.round_tax_total(store, t) for t in taxes.values()), Decimal(0))
-        ),
+        subtotal=fmt_money(subtotal, dp),
+        subtotal_tax=fmt_money(line_sub_tax, dp),
+        total=fmt_money(total, dp),
+        total_tax=fmt_money(line_tax, dp),
         taxes=[
-            {"id": k, "total": fmt_money(v), "subtotal": fmt_money(sub_taxes.get(k, Decimal(0)))}
+            {
+                "id": k,
+                "total": fmt_money(v, dp),
+                "subtotal": fmt_money(sub_taxes.get(k, Decimal(0)), dp),
+            }
             for k, v in taxes.items()
         ],
         meta_data=meta,
@@ -238,6 +248,8 @@ def _line(store: SandboxStore, order: Item, li: dict[str, Any], validate: bool) 
     order.meta.setdefault("raw", {})[str(line["id"])] = {
         "subtotal": str(subtotal),
         "total": str(total),
+        "subtotal_tax": str(line_sub_tax),
+        "total_tax": str(line_tax),
         "taxes": {str(k): str(v) for k, v in taxes.items()},
         "sub_taxes": {str(k): str(v) for k, v in sub_taxes.items()},
     }
@@ -245,23 +257,35 @@ def _line(store: SandboxStore, order: Item, li: dict[str, Any], validate: bool) 
 
 
 def _totals(store: SandboxStore, order: Item) -> None:
-    """``calculate_totals()`` with per-line tax rounding (``round_at_subtotal`` = no)."""
+    """``WC_Abstract_Order::calculate_totals()`` at the store's price decimals.
+
+    ``round_item_subtotal`` rounds each line's net to the price decimals only
+    with per-line rounding (``woocommerce_tax_round_at_subtotal`` = no), and
+    ``update_taxes`` rounds each line's tax per rate (``round_line_tax``) only
+    then too. ``total = round(cart_total + cart_tax, dp)`` and ``total_tax =
+    round(cart_tax, dp)`` (``set_total_tax``), both half up; ``discount_tax``
+    is ``wc_round_tax_total`` of the unrounded taxes' difference.
+    """
     d = order.data
+    dp = money.price_decimals(store)
     per_line = store.setting("woocommerce_tax_round_at_subtotal", "no") != "yes"
 
-    def rnd(v: Decimal) -> Decimal:
+    def line_tax(v: Decimal) -> Decimal:
         return tax.round_tax_total(store, v) if per_line else v
 
-    cart_sub = cart_total = cart_tax_sub = Decimal(0)
+    def line_net(v: Decimal) -> Decimal:
+        return money.round_price(v, dp) if per_line else v
+
+    cart_sub = cart_total = raw_tax = raw_sub_tax = Decimal(0)
     cart_taxes: dict[int, Decimal] = {}
     for line in d["line_items"]:
         raw = order.meta["raw"][str(line["id"])]
-        cart_sub += Decimal(raw["subtotal"]).quantize(_TWO, rounding=ROUND_HALF_UP)
-        cart_total += Decimal(raw["total"]).quantize(_TWO, rounding=ROUND_HALF_UP)
+        cart_sub += line_net(Decimal(raw["subtotal"]))
+        cart_total += line_net(Decimal(raw["total"]))
         for rid, t in raw["taxes"].items():
-            cart_taxes[int(rid)] = cart_taxes.get(int(rid), Decimal(0)) + rnd(Decimal(t))
-        for t in raw["sub_taxes"].values():
-            cart_tax_sub += rnd(Decimal(t))
+            cart_taxes[int(rid)] = cart_taxes.get(int(rid), Decimal(0)) + line_tax(Decimal(t))
+            raw_tax += Decimal(t)
+        raw_sub_tax += sum((Decimal(t) for t in raw["sub_taxes"].values()), Decimal(0))
     cart_tax = sum(cart_taxes.values(), Decimal(0))
     rates = {int(r["id"]): r for r in store.taxes}
     d["tax_lines"] = []
@@ -275,20 +299,26 @@ def _totals(store: SandboxStore, order: Item) -> None:
                 "rate_id": rid,
                 "label": r.get("name", ""),
                 "compound": bool(r.get("compound")),
-                "tax_total": fmt_money(tax.round_tax_total(store, amount)),
-                "shipping_tax_total": "0.00",
+                "tax_total": fmt_money(amount, dp),
+                "shipping_tax_total": fmt_money(Decimal(0), dp),
                 "rate_percent": json_number(pct),
                 "meta_data": [],
             }
         )
-    cart_tax_r = tax.round_tax_total(store, cart_tax)
-    d["discount_total"] = fmt_money(cart_sub - cart_total)
-    d["discount_tax"] = fmt_money(tax.round_tax_total(store, cart_tax_sub - cart_tax))
-    d["shipping_total"] = "0.00"
-    d["shipping_tax"] = "0.00"
-    d["cart_tax"] = fmt_money(cart_tax_r)
-    d["total_tax"] = fmt_money(cart_tax_r)
-    d["total"] = fmt_money(cart_total + cart_tax_r)
+    exact = {
+        "discount_total": money.round_price(cart_sub - cart_total, dp),
+        "discount_tax": tax.round_tax_total(store, raw_sub_tax - raw_tax),
+        "shipping_total": Decimal(0),
+        "shipping_tax": Decimal(0),
+        "cart_tax": cart_tax,
+        # set_total_tax(): NumberUtil::round(..., dp), half up, not the tax rounding mode.
+        "total_tax": money.round_price(cart_tax, dp),
+        "total": money.round_price(cart_total + cart_tax, dp),
+    }
+    for key, value in exact.items():
+        d[key] = fmt_money(value, dp)
+    order.meta["exact"] = {key: str(value) for key, value in exact.items()}
+    order.meta["exact_tax_lines"] = {str(rid): str(v) for rid, v in cart_taxes.items()}
 
 
 def _reduce_stock(store: SandboxStore, order: Item) -> None:

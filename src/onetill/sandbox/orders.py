@@ -3,14 +3,16 @@
 WooCommerce facts: list filters ``after``/``before`` (creation),
 ``modified_after``/``modified_before``, ``dates_are_gmt``, ``status`` (comma
 list), ``include``, ``search`` (id, item names, address fields; never meta),
-``created_via``, ``customer``, ``product``. Default ``status=any``.
+``created_via``, ``customer``, ``product``. Default ``status=any``. Money is
+printed with the request's ``dp`` (else the price decimals): declared and
+type-checked on the list, read through ``absint`` on single-order routes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import checkout, refunds
+from . import checkout, money, refunds
 from .batch import run_batch
 from .dates import format_gmt, format_local
 from .errors import RestError, invalid_id, invalid_param
@@ -73,8 +75,9 @@ def list_orders(call: Call) -> Reply:
             continue
         if keep_date(o):
             out.append(o)
+    dp = money.request_dp(call, checked=True)
     ordered = order_items(call, out, _ORDERBY, include)
-    return list_reply(call, ordered, lambda o: order_json(store, o))
+    return list_reply(call, ordered, lambda o: order_json(store, o, dp))
 
 
 def _get(call: Call) -> Item:
@@ -86,15 +89,17 @@ def _get(call: Call) -> Item:
 
 def get_order(call: Call) -> Reply:
     require(call, "read")
-    return Reply(shape_one(call, order_json(call.store, _get(call))))
+    dp = money.request_dp(call, checked=False)
+    return Reply(shape_one(call, order_json(call.store, _get(call), dp)))
 
 
 def create_order(call: Call) -> Reply:
     require(call, "create")
     order = checkout.create_order(call.store, call.json)
     home = call.store.config.home_url
+    dp = money.request_dp(call, checked=False)
     return Reply(
-        order_json(call.store, order), 201, {"Location": f"{home}/wp-json{_BASE}/{order.id}"}
+        order_json(call.store, order, dp), 201, {"Location": f"{home}/wp-json{_BASE}/{order.id}"}
     )
 
 
@@ -102,7 +107,7 @@ def update_order(call: Call) -> Reply:
     require(call, "edit")
     order = _get(call)
     checkout.update_order(call.store, order, call.json)
-    return Reply(order_json(call.store, order))
+    return Reply(order_json(call.store, order, money.request_dp(call, checked=False)))
 
 
 def delete_order(call: Call) -> Reply:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from . import catalog, tax
+from . import catalog, money, tax
 from .checkout import add_note, fmt_money, json_number, set_status
 from .errors import RestError
 from .records import REFUND, Item
@@ -21,11 +21,10 @@ if TYPE_CHECKING:
 
 __all__ = ["create_refund"]
 
-_TWO = Decimal("0.01")
-
 
 def create_refund(store: SandboxStore, order: Item, body: dict[str, Any]) -> Item:
     """``POST /orders/{id}/refunds``: negative lines, optional restock, maybe ``refunded``."""
+    dp = money.price_decimals(store)
     by_id = {li["id"]: li for li in order.data["line_items"]}
     rates = {int(r["id"]): r for r in store.taxes}
     lines: list[dict[str, Any]] = []
@@ -55,12 +54,12 @@ def create_refund(store: SandboxStore, order: Item, body: dict[str, Any]) -> Ite
                 "variation_id": src["variation_id"],
                 "quantity": -qty,
                 "tax_class": src["tax_class"],
-                "subtotal": fmt_money(-amount),
-                "subtotal_tax": fmt_money(-line_tax),
-                "total": fmt_money(-amount),
-                "total_tax": fmt_money(-line_tax),
+                "subtotal": fmt_money(-amount, dp),
+                "subtotal_tax": fmt_money(-line_tax, dp),
+                "total": fmt_money(-amount, dp),
+                "total_tax": fmt_money(-line_tax, dp),
                 "taxes": [
-                    {"id": k, "total": fmt_money(-v), "subtotal": fmt_money(-v)}
+                    {"id": k, "total": fmt_money(-v, dp), "subtotal": fmt_money(-v, dp)}
                     for k, v in taxes.items()
                 ],
                 "meta_data": [
@@ -74,7 +73,7 @@ def create_refund(store: SandboxStore, order: Item, body: dict[str, Any]) -> Ite
                 ],
                 "sku": src["sku"],
                 "global_unique_id": src["global_unique_id"],
-                "price": json_number((amount / qty).quantize(_TWO)) if qty else 0,
+                "price": json_number((amount / qty).quantize(money.quantum(dp))) if qty else 0,
                 "image": src["image"],
                 "parent_name": src["parent_name"],
             }
@@ -102,7 +101,7 @@ def create_refund(store: SandboxStore, order: Item, body: dict[str, Any]) -> Ite
     full = amount == remaining
     now = store.now()
     data = {
-        "amount": fmt_money(amount),
+        "amount": fmt_money(amount, dp),
         "reason": str(body.get("reason") or ""),
         "refunded_by": 1,
         "refunded_payment": False,
@@ -122,7 +121,7 @@ def create_refund(store: SandboxStore, order: Item, body: dict[str, Any]) -> Ite
                 "rate_id": rid,
                 "label": rates.get(rid, {}).get("name", ""),
                 "compound": bool(rates.get(rid, {}).get("compound")),
-                "tax_total": fmt_money(-v),
+                "tax_total": fmt_money(-v, dp),
                 "shipping_tax_total": "0.00",
                 "rate_percent": json_number(Decimal(str(rates.get(rid, {}).get("rate", "0")))),
                 "meta_data": [],

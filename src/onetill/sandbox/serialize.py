@@ -7,10 +7,10 @@ always agree with the store's clock and stock.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from . import catalog
+from . import catalog, money
 from .dates import format_gmt, format_local
 from .records import PRODUCT, Item
 
@@ -150,12 +150,62 @@ def item_json(store: SandboxStore, item: Item) -> dict[str, Any]:
     return variation_json(store, item)
 
 
-def _money(v: Decimal | str | int) -> str:
-    return f"{Decimal(v):.2f}"
+_ORDER_MONEY = (
+    "discount_total",
+    "discount_tax",
+    "shipping_total",
+    "shipping_tax",
+    "cart_tax",
+    "total",
+    "total_tax",
+)
+_LINE_MONEY = ("subtotal", "subtotal_tax", "total", "total_tax")
 
 
-def order_json(store: SandboxStore, order: Item) -> dict[str, Any]:
+def _reprint(value: Any, exact: Any, dp: int) -> Any:
+    """``wc_format_decimal(stored, dp)``: from the unrounded value when the sandbox kept it."""
+    for candidate in (exact, value):
+        if candidate is None:
+            continue
+        try:
+            return money.fmt(Decimal(str(candidate)), dp)
+        except InvalidOperation:
+            continue
+    return value
+
+
+def _order_money(order: Item, out: dict[str, Any], dp: int) -> None:
+    """Print the order's money with ``dp`` decimals, as the REST order serializer does
+    (``get_formatted_item_data`` / ``get_order_item_data``; line ``taxes`` and ``price``
+    are not reformatted)."""
+    exact = order.meta.get("exact", {})
+    for key in _ORDER_MONEY:
+        if key in out:
+            out[key] = _reprint(out[key], exact.get(key), dp)
+    raw = order.meta.get("raw", {})
+    lines = []
+    for li in out.get("line_items", []):
+        li = dict(li)
+        kept = raw.get(str(li.get("id")), {})
+        for key in _LINE_MONEY:
+            if key in li:
+                li[key] = _reprint(li[key], kept.get(key), dp)
+        lines.append(li)
+    out["line_items"] = lines
+    tax_exact = order.meta.get("exact_tax_lines", {})
+    tax_lines = []
+    for tl in out.get("tax_lines", []):
+        tl = dict(tl)
+        tl["tax_total"] = _reprint(tl.get("tax_total"), tax_exact.get(str(tl.get("rate_id"))), dp)
+        tl["shipping_tax_total"] = _reprint(tl.get("shipping_tax_total"), None, dp)
+        tax_lines.append(tl)
+    out["tax_lines"] = tax_lines
+
+
+def order_json(store: SandboxStore, order: Item, dp: int | None = None) -> dict[str, Any]:
+    """``GET /orders/{id}``; ``dp`` is the request's ``dp`` (default: the price decimals)."""
     d = order.data
+    places = money.price_decimals(store) if dp is None else dp
     out: dict[str, Any] = {"id": order.id}
     out.update({k: v for k, v in d.items() if not k.startswith("_")})
     out["version"] = store.config.wc_version
@@ -173,9 +223,12 @@ def order_json(store: SandboxStore, order: Item) -> dict[str, Any]:
         {
             "id": r.id,
             "reason": r.data.get("reason", ""),
-            "total": _money(-Decimal(r.data["amount"])),
-            "total_tax": _money(
-                -sum((Decimal(t["tax_total"].lstrip("-")) for t in r.data["tax_lines"]), Decimal(0))
+            "total": money.fmt(-Decimal(r.data["amount"]), places),
+            "total_tax": money.fmt(
+                -sum(
+                    (Decimal(t["tax_total"].lstrip("-")) for t in r.data["tax_lines"]), Decimal(0)
+                ),
+                places,
             ),
         }
         for r in (store.refunds[i] for i in order.meta.get("refunds", []) if i in store.refunds)
@@ -188,6 +241,7 @@ def order_json(store: SandboxStore, order: Item) -> dict[str, Any]:
     out["is_editable"] = status in ("pending", "on-hold", "auto-draft")
     out["needs_payment"] = status in ("pending", "failed") and Decimal(d["total"]) > 0
     out["needs_processing"] = any(li.get("product_id") for li in d["line_items"])
+    _order_money(order, out, places)
     out["currency_symbol"] = "€" if d.get("currency") == "EUR" else "$"
     out["_links"] = links(store, f"orders/{order.id}", "orders")
     out["_links"]["email_templates"] = [

@@ -5,7 +5,8 @@
   the first matching rate per priority applies.
 - ``WC_Tax::calc_tax`` results are rounded to 6 decimals, half up
   (``wc_get_rounding_precision()``).
-- ``wc_round_tax_total`` rounds to the price decimals, **half down** when
+- ``wc_round_tax_total`` rounds to the price decimals (``wc_get_price_decimals()``,
+  the store's ``woocommerce_price_num_decimals``), **half down** when
   prices are entered including tax (``WC_TAX_ROUNDING_MODE`` "auto"), half up otherwise.
 - Net line price for prices entered incl. tax: ``line - sum(inclusive taxes)``,
   unrounded (``wc_get_price_excluding_tax``).
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
+
+from .money import price_decimals, quantum
 
 if TYPE_CHECKING:
     from .state import SandboxStore
@@ -31,7 +34,6 @@ __all__ = [
 ]
 
 _SIX = Decimal("0.000001")
-_TWO = Decimal("0.01")
 
 
 def round_precision(v: Decimal) -> Decimal:
@@ -46,7 +48,7 @@ def prices_include_tax(store: SandboxStore) -> bool:
 def round_tax_total(store: SandboxStore, v: Decimal) -> Decimal:
     """``wc_round_tax_total``: price decimals, half down when prices include tax."""
     mode = ROUND_HALF_DOWN if prices_include_tax(store) else ROUND_HALF_UP
-    return v.quantize(_TWO, rounding=mode)
+    return v.quantize(quantum(price_decimals(store)), rounding=mode)
 
 
 def _class_slug(tax_class: str) -> str:
