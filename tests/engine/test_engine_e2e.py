@@ -194,7 +194,9 @@ def test_sigterm_during_a_drain_loses_and_duplicates_nothing(tmp_path: Path) -> 
     home.mkdir()
     assert slow.url is not None
     config = connect_home(home, slow.url)
-    fast_grace = [*FAST[:-2], "--grace", "0.2"]  # abandon the request in flight
+    # Abandon the request in flight; an order it leaves in flight is looked up after the
+    # request timeout plus the settle time (as long as a live till would wait).
+    fast_grace = [*FAST[:-2], "--grace", "0.2", "--request-timeout", "5"]
     engine = EngineProcess(home, "--interval", "600", *fast_grace)
     try:
         engine.start()

@@ -26,6 +26,7 @@ class RecordingJobs:
         self.changed = False
         self.drain_time = 0.0
         self.fail_delta: BaseException | None = None
+        self.audit_due: float | None = None
 
     def names(self) -> list[str]:
         return [name for name, _ in self.log]
@@ -50,6 +51,9 @@ class RecordingJobs:
     def outbox_changed(self) -> bool:
         changed, self.changed = self.changed, False
         return changed
+
+    def audit_due_in(self, interval_s: float) -> float:
+        return self.audit_due if self.audit_due is not None else interval_s
 
 
 async def never_probe() -> object:
@@ -178,3 +182,21 @@ async def test_an_order_that_stays_due_does_not_spin_the_drainer(setup: Setup) -
     scheduler.wake_drain()
     await asyncio.sleep(1.0)
     assert 2 <= jobs.names().count("drain") <= 7
+
+
+@pytest.mark.anyio
+async def test_an_overdue_audit_runs_soon_after_start_not_an_hour_later() -> None:
+    """The last audit (of an earlier run) is over an hour old: the first one is due at
+    once, not a whole interval after this start; later ones keep the interval."""
+    jobs = RecordingJobs()
+    jobs.audit_due = 0.0
+    scheduler = Scheduler(jobs, ConnectivityMonitor(never_probe), delta_interval_s=100,
+                          audit_interval_s=100, outbox_poll_s=0.02)  # fmt: skip
+    task = asyncio.create_task(scheduler.run())
+    try:
+        await eventually(lambda: "audit" in jobs.names())
+        await asyncio.sleep(0.1)
+        assert jobs.names().count("audit") == 1
+    finally:
+        scheduler.stop()
+        await asyncio.wait_for(task, 5)

@@ -234,3 +234,83 @@ async def test_audit_fetches_what_the_till_lacks_and_removes_nothing_else(tmp_pa
         assert report.applied == 2 and report.removed == 0
         assert set(local_items(shop.db)) == set(store_items(shop.store))
         assert _item(shop, 312).parent_id == 310
+
+
+async def test_force_deleted_variation_stops_selling_at_the_next_poll(tmp_path: Path) -> None:
+    """A variation deleted for good leaves no trace, but its parent is saved with a shorter
+    `variations` list: the till stops selling it at the next poll, not an hour later."""
+    async with open_shop(tmp_path, frozen_at=time.time()) as shop:
+        await _synced(shop)
+        assert _item(shop, 312).sellable and _item(shop, 311).sellable
+        shop.clock.advance(5)  # type: ignore[union-attr]
+        shop.store.force_delete_product(312)
+        shop.clock.advance(1)  # type: ignore[union-attr]
+        await delta_sync(shop.client, shop.db)
+        assert not _item(shop, 312).sellable
+        assert _item(shop, 311).sellable  # its sibling still sells
+        report = await audit_ids(shop.client, shop.db)
+        assert report.removed == 1 and get_item(shop.db.conn, 312) is None
+
+
+async def test_audit_without_global_variations_fetches_over_a_hundred_of_one_parent(
+    tmp_path: Path,
+) -> None:
+    """A parent with more than 100 variations the till lacks: every one is fetched (the
+    per-parent `include` list is chunked by 100, not cut at 100)."""
+    async with open_shop(tmp_path, global_variations=False) as shop:
+        await initial_sync(shop.client, shop.db, global_variations=False)
+        created = []
+        for start in range(0, 120, 60):
+            result = await shop.client.batch(
+                "products/310/variations",
+                create=[
+                    {"regular_price": "1.00", "sku": f"BULK-{n}"} for n in range(start, start + 60)
+                ],
+            )
+            created += [item.id for item in result.created if item.id]
+        assert len(created) == 120
+        await audit_ids(shop.client, shop.db, global_variations=False)
+        assert [v for v in created if get_item(shop.db.conn, v) is None] == []
+
+
+async def test_server_clock_jumping_back_an_hour_loses_nothing(tmp_path: Path) -> None:
+    """The store's clock (Date and item dates alike) is set back an hour between two polls.
+    The poll right after still uses the old cursor and sees nothing; but the cursor follows
+    the server's Date backwards and the overlap (60 s) exceeds the poll interval (30 s), so the
+    next poll picks up the change made just after the jump."""
+    async with open_shop(tmp_path, frozen_at=time.time()) as shop:
+        await _synced(shop)
+        shop.clock.advance(10)  # type: ignore[union-attr]
+        await delta_sync(shop.client, shop.db)
+        shop.clock.advance(-3600)  # type: ignore[union-attr]
+        shop.store.admin_update_product(15, {"regular_price": "5.55"})
+        shop.clock.advance(30)  # type: ignore[union-attr]
+        await delta_sync(shop.client, shop.db)
+        shop.clock.advance(30)  # type: ignore[union-attr]
+        await delta_sync(shop.client, shop.db)
+        assert str(_item(shop, 15).regular_price) == "5.55"
+
+
+async def test_scheduled_product_going_live_is_sold_without_any_edit(tmp_path: Path) -> None:
+    """WordPress publishes a scheduled ("future") product from cron by changing only its
+    status: `date_modified` stays put, so `modified_after` never shows it. The poll re-reads
+    local "future" products whose publish time has passed."""
+    async with open_shop(tmp_path, frozen_at=time.time()) as shop:
+        await _synced(shop)
+        shop.clock.advance(5)  # type: ignore[union-attr]
+        shop.store.admin_update_product(20, {"status": "future"})
+        item = shop.store.find(20)
+        item.created = shop.clock.now + 120  # type: ignore[union-attr]  # the publish time
+        shop.store.save(item)
+        shop.clock.advance(1)  # type: ignore[union-attr]
+        await delta_sync(shop.client, shop.db)
+        assert _item(shop, 20).status == "future" and not _item(shop, 20).sellable
+        shop.clock.advance(100)  # type: ignore[union-attr]
+        await delta_sync(shop.client, shop.db)  # the edit is behind the cursor now
+        shop.clock.advance(100)  # type: ignore[union-attr]
+        # The store side, as wp_publish_post() does it: the status alone, no new date.
+        item.data["status"] = "publish"
+        shop.store.save(item)
+        shop.clock.advance(30)  # type: ignore[union-attr]
+        await delta_sync(shop.client, shop.db)
+        assert _item(shop, 20).status == "publish" and _item(shop, 20).sellable

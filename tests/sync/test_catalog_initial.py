@@ -220,3 +220,34 @@ async def test_deletions_between_runs_do_not_lose_items_to_shifted_pages(tmp_pat
         assert {get_item(shop.db.conn, i) for i in range(10, 15)} == {None}
         assert all(get_item(shop.db.conn, i) is not None for i in range(110, 115))
         assert report.removed == 5
+
+
+async def test_full_resync_also_drops_what_the_store_deleted_for_good(tmp_path: Path) -> None:
+    """`onetill sync --full` is how a merchant asks for an exact copy: a product force-deleted
+    since the last pull (no trace in any listing) must not stay on sale."""
+    async with open_shop(tmp_path) as shop:
+        await initial_sync(shop.client, shop.db)
+        shop.store.force_delete_product(30)
+        report = await initial_sync(shop.client, shop.db, full=True)
+        assert get_item(shop.db.conn, 30) is None and report.removed == 1
+        assert set(local_items(shop.db)) == set(store_items(shop.store))
+
+
+async def test_product_restored_onto_a_stored_page_between_runs_is_not_missed(
+    tmp_path: Path,
+) -> None:
+    """A product restored from the trash (a low id, so it lands on the stored page 1 and pushes
+    every later item one place back) between a kill and the resume: the resumed pull still
+    ends with exactly the store's catalog, the restored product included."""
+    async with open_shop(tmp_path) as shop:
+        shop.store.trash_product(12)
+        shop.faults.add("GET /wp-json/wc/v3/products:html=500@from=2")
+        with pytest.raises(WooError):
+            await initial_sync(shop.client, shop.db)
+        assert get_json(shop.db.conn, "initial.pages.products", []) == [1]
+        shop.store.admin_update_product(12, {"status": "publish"})
+        shop.faults.clear()
+        await initial_sync(shop.client, shop.db)
+        assert set(local_items(shop.db)) == set(store_items(shop.store))
+        restored = get_item(shop.db.conn, 12)
+        assert restored is not None and restored.sellable

@@ -148,3 +148,32 @@ def test_malformed_stock_answer_is_skipped_and_named(
     assert any(
         "item 10" in r.getMessage() and "'stock_quantity'" in r.getMessage() for r in caplog.records
     )
+
+
+def test_a_listing_read_before_a_sale_does_not_undo_the_stock_read_back(tmp_path: Path) -> None:
+    """Race: a delta page is read (stock 7), the till's order is uploaded and its stock read
+    back (6, a newer date), then the page is applied. The older page must not bring back 7:
+    the till would show a unit that is already sold."""
+    products = json.loads((RECORDED_STORE / "products.json").read_text())
+    before = next(p for p in products if p["id"] == 10)
+    with Database(tmp_path / "till.db") as db:
+        with db.write() as conn:
+            apply_items(conn, [before], kind="product", cause="initial sync")
+        read_back = {
+            "id": 10, "parent_id": 0, "type": "simple", "manage_stock": True,
+            "stock_quantity": before["stock_quantity"] - 1, "stock_status": "instock",
+            "date_modified_gmt": "2099-01-01T00:00:00",
+        }  # fmt: skip
+        with db.write() as conn:
+            apply_stock(conn, [read_back], "order uploaded (stock read back)")
+            late = apply_items(conn, [before], kind="product", cause="delta sync")
+        item = get_item(db.conn, 10)
+        assert item is not None and item.stock_quantity == before["stock_quantity"] - 1
+        assert late.applied == 0 and late.stale == 1
+        # A later full copy (same second as the read-back, or newer) is still taken.
+        newer = {**before, "name": "Renamed", "date_modified_gmt": "2099-01-01T00:00:00",
+                 "stock_quantity": before["stock_quantity"] - 1}  # fmt: skip
+        with db.write() as conn:
+            apply_items(conn, [newer], kind="product", cause="delta sync")
+        item = get_item(db.conn, 10)
+        assert item is not None and item.name == "Renamed"

@@ -30,6 +30,9 @@ def _intervals(func: Any) -> Any:
         click.option("--idle-probe", type=click.FloatRange(min=0.05), default=10.0, hidden=True),
         click.option("--drain-settle", type=click.FloatRange(min=0), default=30.0, hidden=True),
         click.option("--grace", type=click.FloatRange(min=0), default=10.0, hidden=True),
+        # An order whose upload was cut is looked up only after this plus the settle time.
+        click.option("--request-timeout", type=click.FloatRange(min=0.5), default=30.0,
+                     hidden=True),
     ]
     for option in reversed(options):
         func = option(func)
@@ -44,6 +47,7 @@ def _settings(home: Path, host: str, port: int, kw: dict[str, Any]) -> Any:
         delta_interval_s=kw["interval"], audit_interval_s=kw["audit_interval"],
         probe_min_s=kw["probe_interval"], probe_max_s=max(kw["probe_max"], kw["probe_interval"]),
         idle_probe_s=kw["idle_probe"], drain_settle_s=kw["drain_settle"], grace_s=kw["grace"],
+        request_timeout_s=kw["request_timeout"],
     )  # fmt: skip
 
 

@@ -130,6 +130,7 @@ class SyncJobs:
 
     async def delta(self) -> None:
         from onetill.sync.catalog import delta_sync, initial_sync, needs_initial_sync
+        from onetill.sync.delta import DEFAULT_OVERLAP_S
 
         if needs_initial_sync(self.db):
             log.info("no complete catalog yet: running the initial sync")
@@ -138,9 +139,13 @@ class SyncJobs:
                 barcode_meta_key=self._meta_key,
             )
         else:
+            # The cursor is the server's Date of the last poll, so it follows a
+            # clock set back; what changed between the jump and the poll after
+            # it is re-read only if the overlap spans a whole interval.
             await delta_sync(
                 self.client, self.db, global_variations=self.config.global_variations,
                 barcode_meta_key=self._meta_key,
+                overlap_s=max(DEFAULT_OVERLAP_S, 2 * self.settings.delta_interval_s),
             )
 
     async def audit(self) -> None:
@@ -150,6 +155,24 @@ class SyncJobs:
             self.client, self.db, global_variations=self.config.global_variations,
             barcode_meta_key=self._meta_key,
         )
+
+    def audit_due_in(self, interval_s: float) -> float:
+        """Seconds until the ID audit is due: ``interval_s`` after the last one, by the
+        store's clock (``audit.last_at`` against the catalog cursor, both server times)."""
+        from onetill.store.sync_state import get_state
+        from onetill.sync.audit import AUDIT_AT
+        from onetill.sync.delta import CURSOR
+        from onetill.woo import parse_gmt
+
+        with self.db.lock:
+            last, now = get_state(self.db.conn, AUDIT_AT), get_state(self.db.conn, CURSOR)
+        if last is None or now is None:
+            return interval_s  # never audited: the initial sync has just read everything
+        try:
+            elapsed = (parse_gmt(now) - parse_gmt(last)).total_seconds()
+        except ValueError:
+            return interval_s
+        return min(interval_s, max(0.0, interval_s - elapsed))
 
     def next_retry_in(self) -> float | None:
         """Seconds until the outbox has something due: the FIFO head's retry time, or

@@ -52,6 +52,10 @@ class Jobs(Protocol):
         """True when another process committed to the database since last asked."""
         ...
 
+    def audit_due_in(self, interval_s: float) -> float:
+        """Seconds until the next ID audit is due, counting the last one of any run."""
+        ...
+
 
 @dataclass
 class SchedulerStats:
@@ -178,8 +182,16 @@ class Scheduler:
 
     async def _audit_loop(self) -> None:
         never = asyncio.Event()
+        # The hour counts from the last audit, even one by an earlier run: an
+        # engine restarted more often than hourly must still audit.
+        try:
+            wait = self.jobs.audit_due_in(self.audit_interval_s)
+        except Exception:
+            log.exception("reading when the last audit ran failed")
+            wait = self.audit_interval_s
         while not self.stopping:
-            await _wait(never, self.audit_interval_s, stop=self._stopping)
+            await _wait(never, wait, stop=self._stopping)
+            wait = self.audit_interval_s
             if self.stopping:
                 return
             if self.monitor.state is State.OFFLINE:

@@ -7,9 +7,11 @@ WooCommerce facts this depends on (see shared/WOOCOMMERCE.md):
   compare, *before* the body is parsed: an unverified body is never decoded.
 - Creating a webhook sends a ping first: form-encoded ``webhook_id=N`` with
   no signature and no ``X-WC-Webhook-*`` headers. It must get a 2xx.
-- Every delivery carries ``X-WC-Webhook-Delivery-ID``. A delivery id seen
-  before is acknowledged (200) and ignored; ids are kept in SQLite so a
-  restart does not let a replay through.
+- Every delivery carries ``X-WC-Webhook-Delivery-ID``, but it is only
+  unique per webhook and second (a hash of both), so a delivery is known by
+  its id *and* a hash of its body: one seen before is acknowledged (200)
+  and ignored; they are kept in SQLite so a restart does not let a replay
+  through.
 - Failed deliveries are not retried and a webhook that fails more than five
   times in a row disables itself, so the receiver answers 2xx to anything
   genuine, even when it decides to ignore it.
@@ -140,6 +142,8 @@ class WebhookReceiver:
             log.warning("webhook delivery refused: bad or missing signature (topic %r)", topic)
             return WebhookResult(401, "rejected", "invalid signature")
         delivery_id = headers.get("x-wc-webhook-delivery-id", "")
+        if delivery_id:
+            delivery_id = _delivery_key(delivery_id, body)
         webhook_id = headers.get("x-wc-webhook-id", "")
         async with self._serial:
             if delivery_id and self._seen(delivery_id):
@@ -209,6 +213,14 @@ class WebhookReceiver:
             # The delivery was applied; failing to remember it only means a
             # replay would be re-applied, which the date check makes harmless.
             log.exception("could not record webhook delivery %s", delivery_id)
+
+
+def _delivery_key(delivery_id: str, body: bytes) -> str:
+    # WooCommerce makes the delivery id as wp_hash(webhook id . current second)
+    # (WC_Webhook::get_new_delivery_id), so two deliveries of one webhook in
+    # the same second (an order's product.updated for each of its products)
+    # share it. A replay is the same id *and* the same body.
+    return f"{delivery_id}:{hashlib.sha256(body).hexdigest()[:32]}"
 
 
 def _is_ping(headers: Mapping[str, str], body: bytes) -> bool:

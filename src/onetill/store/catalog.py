@@ -28,6 +28,7 @@ from onetill.store.catalog_rows import (
     I_MANAGE,
     I_MODIFIED,
     I_PARENT,
+    I_STATUS,
     I_STORE_STOCK,
     I_TYPE,
     ROW_COLUMNS,
@@ -36,8 +37,10 @@ from onetill.store.catalog_rows import (
 )
 from onetill.store.discrepancies import log_discrepancy
 from onetill.store.orders import unsent_quantities
+from onetill.store.sync_state import get_json, set_json
 
 __all__ = [
+    "FUTURE_IDS",
     "ApplyResult",
     "CatalogItem",
     "all_item_ids",
@@ -49,11 +52,15 @@ __all__ = [
     "get_item",
     "lookup",
     "refresh_variation_sellable",
+    "scheduled_ids",
     "search",
     "stock_holder",
 ]
 
 log = logging.getLogger("onetill.catalog")
+# sync_state key: ids of scheduled ("future") products, so that the poll can
+# find them without scanning the whole products table (no index on status).
+FUTURE_IDS = "catalog.future_ids"
 _WORD = re.compile(r"\w+")
 
 _INSERT = (
@@ -157,12 +164,17 @@ def apply_items(
     """
     result = ApplyResult()
     rows: list[tuple[Any, ...]] = []
+    children: dict[int, list[int]] = {}  # variable parent -> its variation ids
     for obj in items:
         try:
             rows.append(item_row(obj, kind, barcode_meta_key=barcode_meta_key, parent_id=parent_id))
         except MalformedItem as exc:
             log.error("%s", exc)
             result.skipped.append(exc)
+            continue
+        listed = obj.get("variations")
+        if obj.get("type") == "variable" and type(listed) is list:
+            children[obj["id"]] = [v for v in listed if type(v) is int]
     if not rows:
         return result
     # The same id twice in one batch (pages shifting under a listing): keep the newest.
@@ -206,12 +218,57 @@ def apply_items(
         if row[I_TYPE] == "variable":
             result.variable_parents.append(row[I_ID])
     conn.executemany(_INSERT, final)
+    _track_scheduled(conn, final)
     result.applied = len(final)
     variations = [r[I_ID] for r in final if r[I_TYPE] == "variation"]
     refresh_variation_sellable(conn, variation_ids=variations, parent_ids=result.variable_parents)
     if result.variable_parents:
         _propagate_parent_stock(conn, result.variable_parents)
+        _unlist_missing_variations(conn, {p: children[p] for p in result.variable_parents
+                                          if p in children})  # fmt: skip
     return result
+
+
+def _unlist_missing_variations(conn: sqlite3.Connection, children: dict[int, list[int]]) -> None:
+    # A force-deleted variation leaves no trace in any listing, but its parent
+    # is saved with a shorter ``variations`` list (WooCommerce bumps the
+    # parent). Stop selling what the list no longer names; the ID audit
+    # removes the row. A variation that does exist sells again when it is
+    # next applied.
+    for parent, listed in children.items():
+        conn.execute(
+            "UPDATE products SET sellable = 0 WHERE parent_id = ? AND type = 'variation'"
+            " AND sellable = 1 AND id NOT IN (SELECT value FROM json_each(?))",
+            (parent, msgspec.json.encode(listed).decode()),
+        )
+
+
+def _track_scheduled(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    future = {r[I_ID] for r in rows if r[I_STATUS] == "future"}
+    known: list[int] | None = get_json(conn, FUTURE_IDS)
+    if known is None:
+        return  # not tracked yet: scheduled_ids() starts from a full scan
+    now = (set(known) - {r[I_ID] for r in rows}) | future
+    if now != set(known):
+        set_json(conn, FUTURE_IDS, sorted(now))
+
+
+def scheduled_ids(conn: sqlite3.Connection, due_by: str) -> list[int]:
+    """Scheduled ("future") products whose publish time (``date_created_gmt``) is at or
+    before ``due_by`` (naive UTC). Call inside ``db.write()``: it keeps the tracked set."""
+    known: list[int] | None = get_json(conn, FUTURE_IDS)
+    if known is None:
+        # Once per database: afterwards apply_items keeps the set up to date.
+        rows = conn.execute("SELECT id FROM products WHERE status = 'future'").fetchall()
+        known = [r[0] for r in rows]
+    found = conn.execute(
+        "SELECT id, json_extract(raw, '$.date_created_gmt') FROM products"
+        " WHERE status = 'future' AND id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        (msgspec.json.encode(sorted(known)).decode(),),
+    ).fetchall()
+    if [r[0] for r in found] != sorted(known) or get_json(conn, FUTURE_IDS) is None:
+        set_json(conn, FUTURE_IDS, [r[0] for r in found])
+    return [r[0] for r in found if isinstance(r[1], str) and r[1] <= due_by]
 
 
 def refresh_variation_sellable(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
@@ -30,6 +31,13 @@ def _skip(what: str, oid: object, field: str, value: object) -> None:
     log.error("%s %s: field %r has an unexpected value %.40r; skipped", what, oid, field, value)
 
 
+def _is_decimal(text: str) -> bool:
+    try:
+        return Decimal(text).is_finite()
+    except InvalidOperation:
+        return False
+
+
 def replace_tax_rates(conn: sqlite3.Connection, rates: Iterable[Any]) -> int:
     """Replace all tax rates with ``rates`` (``GET /taxes`` objects); returns how many stored."""
     rows: list[tuple[Any, ...]] = []
@@ -39,8 +47,15 @@ def replace_tax_rates(conn: sqlite3.Connection, rates: Iterable[Any]) -> int:
             _skip("tax rate", "?", "id", rid)
             continue
         rate = r.get("rate")
-        if type(rate) is not str:
+        if type(rate) is not str or not _is_decimal(rate):
+            # WooCommerce sends the rate as a decimal string ("19.0000"); the
+            # till computes tax from it, so anything else cannot be used.
             _skip("tax rate", rid, "rate", rate)
+            continue
+        ints = ("priority", "order")
+        bad = next((f for f in ints if r.get(f) is not None and type(r.get(f)) is not int), None)
+        if bad is not None:
+            _skip("tax rate", rid, bad, r.get(bad))
             continue
         postcodes = r.get("postcodes")
         if postcodes is None:

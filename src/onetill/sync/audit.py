@@ -166,7 +166,10 @@ async def _fetch_missing(
         for vid in variations:
             by_parent.setdefault(parent_of[vid], []).append(vid)
         for pid, vids in sorted(by_parent.items()):
-            jobs.append((f"products/{pid}/variations", vids[:100], "variation", pid))
+            jobs += [
+                (f"products/{pid}/variations", vids[start : start + 100], "variation", pid)
+                for start in range(0, len(vids), 100)
+            ]
     for path, ids, kind, parent in jobs:
         include = ",".join(map(str, ids))
         response = await client.get(path, {"include": include, "per_page": 100})

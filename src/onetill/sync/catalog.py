@@ -14,8 +14,10 @@ How it works (DESIGN.md, "Sync protocol"):
   the page is done (``initial.pages.<resource>``), so a killed run resumes
   with the pages it lacks and never refetches a stored one. Pages are
   ordered by id (``orderby=id&order=asc``): new products land at the end and
-  do not shift the pages already stored. A resumed pull ends with an ID
-  audit, which fetches anything a deletion between runs shifted past.
+  do not shift the pages already stored. A resumed pull, one whose listing
+  shrank while it was paged (a later page's ``X-WP-Total`` below the
+  first's), and a ``full`` one end with an ID audit, which fetches anything
+  a deletion shifted past and drops what the store deleted for good.
 
 ``delta_sync`` (``sync/delta.py``) and ``audit_ids`` (``sync/audit.py``)
 are re-exported here.
@@ -25,7 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
@@ -38,9 +42,18 @@ from onetill.store import settings as store_settings
 from onetill.store.catalog import apply_items
 from onetill.store.sync_state import delete_prefix, get_json, get_state, set_json, set_state
 from onetill.sync.audit import audit_ids
-from onetill.sync.delta import CURSOR, LAST_SYNC_AT, SyncReport, delta_sync, guarded, record_success
+from onetill.sync.delta import (
+    CURSOR,
+    LAST_SYNC_AT,
+    SyncReport,
+    dateless_cursor,
+    delta_sync,
+    guarded,
+    newest_modified,
+    record_success,
+)
 from onetill.sync.progress import ProgressBoard, ProgressListener
-from onetill.woo import WooClient, format_gmt_cursor, parse_gmt
+from onetill.woo import Page, WooClient, format_gmt_cursor, parse_gmt
 from onetill.woo.errors import NoRouteError
 
 __all__ = ["SyncReport", "audit_ids", "delta_sync", "initial_sync", "needs_initial_sync"]
@@ -48,6 +61,7 @@ __all__ = ["SyncReport", "audit_ids", "delta_sync", "initial_sync", "needs_initi
 log = logging.getLogger("onetill.sync")
 
 STARTED_AT = "initial.started_at"
+_FALLBACK = "initial.dateless"  # run token -> cursor candidate, when no Date header came
 _PAGES = "initial.pages."
 _DONE = "initial.done."
 PER_PAGE = 100
@@ -70,12 +84,26 @@ class _Run:
         self.meta_key = meta_key
         self.report = SyncReport(kind="initial")
         self.resumed = False
+        self.shifted = False  # a listing changed size while paged: items may have slid
         self.latest: datetime | None = None
         self.no_global_variations = False
+        self.started = time.monotonic()
+        self.token = secrets.token_hex(4)
+        self.fallback: datetime | None = None
 
-    def note_time(self, conn: Any, server_time: datetime | None) -> None:
+    def note_time(
+        self, conn: Any, server_time: datetime | None, pages: list[Page] | None = None
+    ) -> None:
         """Keep the earliest server time as the future cursor (in the page's transaction)."""
         if server_time is None:
+            # No Date header: remember this run's best dateless cursor. A resumed
+            # pull takes the earliest run's, so edits between runs are re-read.
+            fallback = dateless_cursor(newest_modified(pages or []), self.started)
+            if fallback is not None and (self.fallback is None or fallback > self.fallback):
+                self.fallback = fallback
+                runs = get_json(conn, _FALLBACK, {}) or {}
+                runs[self.token] = format_gmt_cursor(fallback)
+                set_json(conn, _FALLBACK, runs)
             return
         if self.latest is None or server_time > self.latest:
             self.latest = server_time
@@ -98,22 +126,34 @@ class _Run:
         self.resumed = self.resumed or bool(done_pages)
         total_pages = 0
         count = 0
+        first_total: int | None = None
+        shrank = False
         async for page in self.client.paginate(
             path, params, per_page=PER_PAGE, skip_pages=done_pages
         ):
             total_pages = page.total_pages
+            if first_total is None:
+                first_total = page.total  # always read before the others
+            shrank = shrank or page.total < first_total
             with self.db.write() as conn:
                 result = apply_items(
                     conn, page.items, kind=kind, cause=INITIAL_CAUSE, barcode_meta_key=self.meta_key
                 )
                 done_pages.add(page.number)
                 set_json(conn, key, sorted(done_pages))
-                self.note_time(conn, page.server_time)
+                self.note_time(conn, page.server_time, [page])
                 count = min(page.total, len(done_pages) * PER_PAGE)
                 self.board.update(resource, count, page.total)
                 self.progress(conn)
             self.report.applied += result.applied
             self.report.skipped += len(result.skipped)
+        if shrank:
+            # Pages are ordered by id: an item trashed or deleted while later
+            # pages were still to come moved the next item onto a page already
+            # read (new products only ever append). The ID audit at the end
+            # fetches whatever slipped through.
+            log.info("the %s listing shrank while it was read: auditing ids afterwards", resource)
+            self.shifted = True
         with self.db.write() as conn:
             set_state(conn, _DONE + resource, str(total_pages))
             self.board.update(resource, count, None, finished=True)
@@ -270,7 +310,10 @@ async def initial_sync(
                 " COALESCE((SELECT p.status FROM products p WHERE p.id = products.parent_id), '')"
                 " = 'publish') WHERE type = 'variation'"
             )
-        if run.resumed:
+        if run.resumed or run.shifted or full:
+            # A resumed or shifted pull may have lost items between pages; a
+            # full one is asked for as an exact copy, and force deletes leave
+            # no trace in any listing.
             audit = await audit_ids(
                 client, db, global_variations=global_variations, barcode_meta_key=barcode_meta_key,
                 refresh_settings=False,
@@ -279,6 +322,10 @@ async def initial_sync(
             run.report.applied += audit.applied
         with db.write() as conn:
             started = get_state(conn, STARTED_AT)
+            runs = get_json(conn, _FALLBACK, {}) or {}
+            if started is None and runs:
+                log.warning("the store's answers carry no Date header: cursor from item dates")
+                started = min(runs.values())
             if started is not None:
                 set_state(conn, CURSOR, started)
             latest = format_gmt_cursor(run.latest) if run.latest else started

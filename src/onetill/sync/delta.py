@@ -9,10 +9,15 @@ WooCommerce facts this depends on (WOOCOMMERCE.md):
   snapshot). Re-reads are harmless: upserts are keyed by id and guarded by
   ``date_modified_gmt``.
 * The cursor is the server's ``Date`` of the poll's first answers, never the
-  till's clock; it only moves when the whole poll was applied.
+  till's clock; it only moves when the whole poll was applied. Without any
+  ``Date`` (a proxy stripped it) it falls back to the newest
+  ``date_modified_gmt`` seen, minus how long the read took.
 * Default ``status=any`` excludes trash: trashed products come from a second
   query with ``status=trash``. Force-deleted ones appear nowhere, hence the
   ID audit (``sync/audit.py``, hourly or ``onetill sync --audit``).
+* A scheduled product goes live without a new ``date_modified`` (cron's
+  ``wp_publish_post()`` sets the status alone): local ``future`` products
+  past their publish time (``date_created_gmt``) are read again by id.
 * A changed variation bumps its parent: a changed variable parent is the
   signal to read ``/variations?modified_after=`` (or the parent's list).
 * An online order's stock drop bumps the product on WooCommerce 11, but
@@ -27,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -35,7 +41,7 @@ from typing import Any
 import msgspec
 
 from onetill.store import Database
-from onetill.store.catalog import apply_items
+from onetill.store.catalog import apply_items, scheduled_ids
 from onetill.store.sync_state import get_state, set_state
 from onetill.sync.stock import refresh_stock
 from onetill.woo import Page, WooClient, format_gmt_cursor, parse_gmt
@@ -47,11 +53,14 @@ __all__ = [
     "LAST_SYNC_AT",
     "NotInitializedError",
     "SyncReport",
+    "dateless_cursor",
     "delta_sync",
     "earliest",
     "guarded",
+    "newest_modified",
     "pages_of",
     "record_success",
+    "shifted",
 ]
 
 log = logging.getLogger("onetill.sync")
@@ -61,6 +70,7 @@ LAST_SYNC_AT = "catalog.last_sync_at"
 STATE = "catalog.state"
 LAST_ERROR = "catalog.last_error"
 DEFAULT_OVERLAP_S = 60.0
+MAX_REREADS = 2
 DELTA_CAUSE = "delta sync"
 ORDER_CAUSE = "online order (stock read back)"
 
@@ -119,6 +129,71 @@ async def pages_of(client: WooClient, path: str, params: dict[str, Any], **kw: A
     return [page async for page in client.paginate(path, params, per_page=100, **kw)]
 
 
+def shifted(listing: list[Page], trashed: list[Page], known: set[int]) -> bool:
+    """True when items may have slid between the pages of ``listing`` while it was read.
+
+    Pages are ordered by id: an item that leaves the listing after page k
+    was read (trashed, force-deleted) moves every later item one place
+    forward, so the first item of page k+1 lands on page k, already read.
+    A single page cannot lose anything, and items *entering* the listing
+    only push later items back (read twice, harmlessly). Signs of an item
+    leaving: a later page counts fewer items (``X-WP-Total``) than the first,
+    or an item was trashed (``date_modified_gmt``) at or after the second the
+    first page was answered (ids in ``known`` were already counted by an
+    earlier read; the new ones are added to it). The first page is always
+    read before the others.
+    """
+    fresh = {
+        o["id"]
+        for page in trashed
+        for o in page.items
+        if isinstance(o, dict) and type(o.get("id")) is int and o["id"] not in known
+    }
+    known |= fresh
+    if len(listing) < 2:
+        return False
+    if any(page.total < listing[0].total for page in listing[1:]):
+        return True
+    started = listing[0].server_time
+    if started is None:
+        return False  # no Date header: the totals are all there is to go on
+    since = format_gmt_cursor(started - timedelta(seconds=1))
+    return any(
+        o["id"] in fresh and str(o.get("date_modified_gmt") or "") >= since
+        for page in trashed
+        for o in page.items
+        if isinstance(o, dict) and type(o.get("id")) is int
+    )
+
+
+def newest_modified(pages: list[Page]) -> str | None:
+    """The newest ``date_modified_gmt`` on ``pages`` (naive UTC text), if any."""
+    dates = [
+        o["date_modified_gmt"]
+        for page in pages
+        for o in page.items
+        if isinstance(o, dict) and isinstance(o.get("date_modified_gmt"), str)
+    ]
+    return max(dates) if dates else None
+
+
+def dateless_cursor(newest: str | None, started: float) -> datetime | None:
+    """A cursor for answers without a ``Date`` header (a proxy stripped it).
+
+    The newest ``date_modified_gmt`` seen is the store's clock at some moment
+    of the read, at most the read's duration (the till's monotonic clock,
+    used only as a duration) after it began: the difference is a time at or
+    before the read began, as a cursor must be.
+    """
+    if newest is None:
+        return None
+    try:
+        seen = parse_gmt(newest)
+    except ValueError:
+        return None
+    return seen - timedelta(seconds=time.monotonic() - started)
+
+
 def earliest(times: list[datetime | None]) -> datetime | None:
     known = [t for t in times if t is not None]
     return min(known) if known else None
@@ -143,6 +218,7 @@ async def delta_sync(
     since = format_gmt_cursor(parse_gmt(cursor) - timedelta(seconds=overlap_s))
     window = {"modified_after": since, "dates_are_gmt": "true", "orderby": "id", "order": "asc"}
     report = SyncReport(kind="delta")
+    began = time.monotonic()
     async with guarded(db):
         changed, trashed, orders = await asyncio.gather(
             pages_of(client, "products", window),
@@ -151,9 +227,30 @@ async def delta_sync(
         )
         report.requests = len(changed) + len(trashed) + len(orders)
         poll_time = earliest([p.server_time for p in (changed[:1] + trashed[:1] + orders[:1])])
+        if poll_time is None:
+            # No Date header at all: never later than the old cursor's successor.
+            fallback = dateless_cursor(newest_modified(changed + trashed), began)
+            old = parse_gmt(cursor)
+            poll_time = max(old, fallback) if fallback is not None else None
+        passes = [changed + trashed]
+        rereads = 0
+        known: set[int] = set()
+        while shifted(changed, trashed, known):
+            if rereads == MAX_REREADS:
+                # Still moving: keep the old cursor so the next poll reads it all again.
+                log.warning("the product listing kept changing while paged; re-read next poll")
+                poll_time = None
+                break
+            rereads += 1
+            changed, trashed = await asyncio.gather(
+                pages_of(client, "products", window),
+                pages_of(client, "products", {**window, "status": "trash"}),
+            )
+            report.requests += len(changed) + len(trashed)
+            passes.append(changed + trashed)
         seen: set[int] = set()
         parents: list[int] = []
-        for page in changed + trashed:
+        for page in (p for pages in passes for p in pages):
             with db.write() as conn:
                 result = apply_items(
                     conn, page.items, kind="product", cause=DELTA_CAUSE,
@@ -164,10 +261,17 @@ async def delta_sync(
             seen.update(result.ids)
             parents += result.variable_parents
         if parents:
-            report.requests += await _variations_of(
+            asked, settled = await _variations_of(
                 client, db, sorted(set(parents)), since, global_variations, barcode_meta_key,
                 report, seen,
             )  # fmt: skip
+            report.requests += asked
+            if not settled:
+                log.warning("the variation listing kept changing while paged; re-read next poll")
+                poll_time = None
+        report.requests += await _scheduled_due(
+            client, db, poll_time or parse_gmt(cursor), barcode_meta_key, report, seen
+        )
         sold: set[int] = set()
         for page in orders:
             for order in page.items:
@@ -191,6 +295,38 @@ async def delta_sync(
     return report
 
 
+async def _scheduled_due(
+    client: WooClient,
+    db: Database,
+    now: datetime,
+    meta_key: str | None,
+    report: SyncReport,
+    seen: set[int],
+) -> int:
+    """Re-read scheduled ("future") products whose publish time has come; returns requests.
+
+    WordPress publishes them from cron with ``wp_publish_post()``, which
+    changes the status alone: ``date_modified`` stays, so no
+    ``modified_after`` query ever shows the product going live.
+    """
+    with db.write() as conn:
+        due = [i for i in scheduled_ids(conn, format_gmt_cursor(now)) if i not in seen]
+    for start in range(0, len(due), 100):
+        chunk = due[start : start + 100]
+        response = await client.get(
+            "products", {"include": ",".join(map(str, chunk)), "per_page": 100}
+        )
+        items = response.data if isinstance(response.data, list) else []
+        with db.write() as conn:
+            result = apply_items(
+                conn, items, kind="product", cause=DELTA_CAUSE, barcode_meta_key=meta_key
+            )
+        report.applied += result.applied
+        report.skipped += len(result.skipped)
+        seen.update(result.ids)
+    return (len(due) + 99) // 100
+
+
 async def _variations_of(
     client: WooClient,
     db: Database,
@@ -200,9 +336,15 @@ async def _variations_of(
     meta_key: str | None,
     report: SyncReport,
     seen: set[int],
-) -> int:
-    """Re-read the variations of changed variable parents; returns requests made."""
+) -> tuple[int, bool]:
+    """Re-read the variations of changed variable parents.
+
+    Returns the requests made, and False when the listing kept shrinking
+    while it was paged (the cursor must then stay where it is).
+    """
     pages: list[tuple[Page, int | None]] = []
+    rereads = 0
+    settled = True
     if global_variations:
         try:
             params = {
@@ -211,7 +353,18 @@ async def _variations_of(
                 "orderby": "id",
                 "order": "asc",
             }
-            pages = [(p, None) for p in await pages_of(client, "variations", params)]
+            listing = await pages_of(client, "variations", params)
+            pages = [(p, None) for p in listing]
+            # Variations are deleted for good (they have no trash): one deleted
+            # while this listing is paged slides the next one onto a read page.
+            known: set[int] = set()
+            while shifted(listing, [], known):
+                if rereads == MAX_REREADS:
+                    settled = False
+                    break
+                rereads += 1
+                listing = await pages_of(client, "variations", params)
+                pages += [(p, None) for p in listing]
         except NoRouteError:
             global_variations = False
     if not global_variations:
@@ -234,4 +387,4 @@ async def _variations_of(
         report.applied += result.applied
         report.skipped += len(result.skipped)
         seen.update(result.ids)
-    return len(pages)
+    return len(pages), settled

@@ -129,10 +129,15 @@ def apply_stock(
         if old_local != local and manage != "parent":
             kind = "variation" if typ == "variation" else "product"
             log_discrepancy(conn, kind, iid, "stock_quantity", old_local, local, cause)
+        # The row takes the answer's date too: a whole copy read earlier (a delta
+        # page fetched before this sale reached the store) is then older and
+        # ignored instead of bringing back stock that is already sold. A copy
+        # of the same second or newer is still taken whole.
         conn.execute(
             "UPDATE products SET manage_stock = ?, store_stock_quantity = ?, stock_quantity = ?,"
-            " stock_status = ? WHERE id = ?",
-            (manage, store_stock if manage != "0" else None, local, stock_status, iid),
+            " stock_status = ?, date_modified_gmt = MAX(date_modified_gmt, COALESCE(?, ''))"
+            " WHERE id = ?",
+            (manage, store_stock if manage != "0" else None, local, stock_status, modified, iid),
         )
         out[iid] = local
         if typ == "variable":
