@@ -121,6 +121,40 @@ async def test_rapid_changes_coalesce_into_one_delivery_with_the_latest_state(
     assert bodies == [(50, "3.00"), (51, "4.00")]
 
 
+async def test_delivery_ids_repeat_within_a_second_as_in_woocommerce(
+    receiver: Receiver,
+) -> None:
+    """X-WC-Webhook-Delivery-ID is wp_hash(webhook id . second): two deliveries of one
+    webhook in the same store second share it; another second or webhook gets another."""
+    now = [1_800_000_000.25]
+    store = SandboxStore.from_config(
+        SandboxConfig(store_dir=RECORDED_STORE, webhook_delay_s=0.05), clock=lambda: now[0]
+    )
+    try:
+        async with store_client(store) as c:
+            first = await _hook(c, "product.updated", receiver.url)
+            second = await _hook(c, "product.updated", receiver.url)
+            await c.put(f"{P}/50", json={"regular_price": "1.00"})
+            await c.put(f"{P}/51", json={"regular_price": "2.00"})
+            await store.webhooks_idle()
+            now[0] += 1.0
+            await c.put(f"{P}/50", json={"regular_price": "3.00"})
+            await store.webhooks_idle()
+    finally:
+        await store.aclose()
+    ids: dict[tuple[str, str], list[str]] = {}
+    for d in _deliveries(receiver):
+        h: Any = d["headers"]
+        price = json.loads(d["body"])["regular_price"]
+        second_of = "later" if price == "3.00" else "same"
+        ids.setdefault((h["x-wc-webhook-id"], second_of), []).append(h["x-wc-webhook-delivery-id"])
+    same_first = ids[(str(first["id"]), "same")]
+    assert len(same_first) == 2 and same_first[0] == same_first[1]  # products 50 and 51
+    assert len(same_first[0]) == 32 and int(same_first[0], 16) >= 0
+    assert ids[(str(second["id"]), "same")][0] != same_first[0]  # another webhook
+    assert ids[(str(first["id"]), "later")] != [same_first[0]]  # the next second
+
+
 async def test_trash_sends_product_deleted_with_id_and_force_delete_sends_nothing(
     store: SandboxStore, receiver: Receiver
 ) -> None:

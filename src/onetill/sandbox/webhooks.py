@@ -13,6 +13,9 @@ WooCommerce facts:
   are not followed). ``failed_delivery()`` disables the webhook when a delivery
   fails while the count of earlier consecutive failures is already above 5:
   six failures are counted, the seventh disables it.
+- ``X-WC-Webhook-Delivery-ID`` is ``wp_hash($webhook_id . strtotime('now'))``
+  (``WC_Webhook::get_new_delivery_id``): two deliveries of one webhook in the
+  same second carry the same id, so a receiver cannot dedupe by it alone.
 - Creating a webhook sends a synchronous, unsigned, form-encoded
   ``webhook_id=N`` ping.
 - ``wp_safe_remote_request`` refuses URLs on loopback/private addresses
@@ -28,7 +31,6 @@ import hashlib
 import hmac
 import ipaddress
 import json
-import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -40,7 +42,7 @@ from .records import Item
 if TYPE_CHECKING:
     from .state import SandboxStore
 
-__all__ = ["MAX_FAILURES", "Dispatcher", "php_json", "signature"]
+__all__ = ["MAX_FAILURES", "Dispatcher", "delivery_id", "php_json", "signature"]
 
 MAX_FAILURES = 5
 _TIMEOUT_S = 10.0
@@ -67,6 +69,15 @@ def refused_by_wordpress(url: str) -> bool:
     except ValueError:
         local = host == "localhost"
     return local and port not in (80, 443, 8080)
+
+
+def delivery_id(webhook_id: int, now: int) -> str:
+    """The delivery id WooCommerce sends: a hash of the webhook id and the second (32 hex).
+
+    ``wp_hash`` is an HMAC-MD5 under the site's salt; any stable hash of the
+    same input keeps what matters, that it repeats within a second.
+    """
+    return hashlib.md5(f"{webhook_id}{now}".encode(), usedforsecurity=False).hexdigest()
 
 
 def signature(body: bytes, secret: str) -> str:
@@ -153,7 +164,7 @@ class Dispatcher:
             "X-WC-Webhook-Event": event,
             "X-WC-Webhook-Signature": signature(body, str(hook.meta.get("secret", ""))),
             "X-WC-Webhook-ID": str(hook.id),
-            "X-WC-Webhook-Delivery-ID": secrets.token_hex(16),
+            "X-WC-Webhook-Delivery-ID": delivery_id(hook.id, self.store.now()),
         }
         status: int | None = None
         try:

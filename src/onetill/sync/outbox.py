@@ -26,33 +26,30 @@ The rules, and why:
   transient -> backoff with full jitter (1 s doubling to 5 minutes),
   ``Retry-After`` honoured, persisted; permanent -> ``failed`` with the
   store's message; auth -> the queue pauses until the keys are fixed.
+  The handlers that record each outcome are in ``outbox_outcomes.py``.
 * **WooCommerce wins** on stock: after an upload the sold items' stock is
   read back (``sync.stock.refresh_stock``) and differences are logged.
 """
 
 from __future__ import annotations
 
-import logging
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from onetill.store.db import Database
-from onetill.store.discrepancies import log_discrepancy
 from onetill.store.orders import (
     OrderRecord,
     due_pending,
     in_flight_orders,
-    mark_failed,
     mark_in_flight,
     mark_pending,
-    mark_synced,
     parse_ts,
 )
-from onetill.store.sync_state import set_state
 from onetill.sync.outbox_lookup import lookup_many
-from onetill.sync.outbox_payload import compare_created, order_payload
+from onetill.sync.outbox_outcomes import OutcomeRecorder
+from onetill.sync.outbox_payload import order_payload
 from onetill.sync.outbox_policy import (
     BACKOFF_BASE_S,
     BACKOFF_CAP_S,
@@ -66,7 +63,7 @@ from onetill.sync.outbox_policy import (
     resume_queue,
 )
 from onetill.woo import Outcome, WooClient, classify
-from onetill.woo.errors import PayloadError, ResponseError, WooAPIError, WooError
+from onetill.woo.errors import PayloadError, WooAPIError, WooError
 from onetill.woo.models import OrderCreate, decode
 
 __all__ = [
@@ -80,8 +77,6 @@ __all__ = [
     "resume_queue",
 ]
 
-log = logging.getLogger("onetill.outbox")
-
 # How far before the first send a lookup looks, on top of the store/till
 # clock difference: covers clock drift between measurements and the
 # strict, one-second `after` filter.
@@ -90,124 +85,8 @@ LOOKUP_MARGIN = timedelta(minutes=10)
 LOOKUP_MARGIN_UNKNOWN_CLOCK = timedelta(days=1)
 
 
-class _Drainer:
-    def __init__(
-        self,
-        client: WooClient,
-        db: Database,
-        *,
-        batch_size: int,
-        plugin: bool,
-        settle_s: float,
-        clock: Callable[[], datetime],
-        rng: random.Random,
-    ) -> None:
-        self.client = client
-        self.db = db
-        self.batch_size = batch_size
-        self.plugin = plugin
-        self.settle = timedelta(seconds=settle_s)
-        self.clock = clock
-        self.rng = rng
-        self.report = DrainReport()
-        self.sold_items: set[int] = set()
-        self.clock_probed = False
-
-    # -- outcomes ---------------------------------------------------------
-
-    def _retry(
-        self, orders: list[OrderRecord], exc: BaseException, *, in_flight: bool, sent: bool = True
-    ) -> None:
-        """Try again later; ``sent``: the orders were just sent (their attempt counts)."""
-        retry_after = exc.retry_after if isinstance(exc, ResponseError) else None
-        now = self.clock()
-        with self.db.write() as conn:
-            for order in orders:
-                attempts = max(1, order.attempts + (1 if sent else 0))
-                if in_flight and sent:
-                    # Fate unknown: the next step is a cheap lookup, once the
-                    # store has had time to finish the request.
-                    delay = self.settle.total_seconds()
-                else:
-                    delay = backoff_delay(attempts, self.rng, retry_after)
-                at = now + timedelta(seconds=delay)
-                mark_pending(conn, order.uuid, at, error_text(exc), in_flight=in_flight)
-                self.report.retry_later.append(order.uuid)
-                if self.report.next_attempt_at is None or at < self.report.next_attempt_at:
-                    self.report.next_attempt_at = at
-
-    def _pause(self, orders: list[OrderRecord], exc: BaseException, *, in_flight: bool) -> None:
-        reason = (
-            "WooCommerce rejected the API keys; orders are kept and wait until the keys "
-            f"are fixed (`onetill connect`): {error_text(exc)}"
-        )
-        now = self.clock()
-        with self.db.write() as conn:
-            set_state(conn, PAUSE_KEY, reason)
-            for order in orders:
-                mark_pending(conn, order.uuid, now, error_text(exc), in_flight=in_flight)
-        self.report.paused = reason
-
-    def _fail(self, order: OrderRecord, exc: BaseException) -> None:
-        with self.db.write() as conn:
-            mark_failed(conn, order.uuid, error_text(exc))
-        self.report.failed.append(order.uuid)
-        log.warning("order %s refused by the store: %s", order.uuid, error_text(exc))
-
-    async def _full_orders(self, ids: list[int]) -> dict[int, dict[str, Any]]:
-        """The store's full order objects (lines, totals) for ``ids``, fetched in bulk."""
-        out: dict[int, dict[str, Any]] = {}
-        for start in range(0, len(ids), 100):
-            chunk = ids[start : start + 100]
-            page = await self.client.get("orders", {"include": chunk, "per_page": 100})
-            for obj in page.data or []:
-                if isinstance(obj, dict) and isinstance(obj.get("id"), int):
-                    out[obj["id"]] = obj
-        for missing in [i for i in ids if i not in out]:  # e.g. trashed: not in listings
-            out[missing] = (await self.client.get(f"orders/{missing}")).data
-        return out
-
-    async def _accept(self, pairs: list[tuple[OrderRecord, dict[str, Any]]]) -> None:
-        """The store has these orders: check each against its sale, record all in one commit."""
-        if not pairs:
-            return
-        partial = [
-            int(created["id"])
-            for _, created in pairs
-            if "line_items" not in created or "total" not in created
-        ]
-        try:
-            full = await self._full_orders(partial) if partial else {}
-        except (WooError, OSError) as exc:
-            # They are in the store; the next lookup finds them again.
-            self._retry([o for o, _ in pairs], exc, in_flight=True, sent=False)
-            return
-        now = self.clock()
-        checked: list[tuple[OrderRecord, dict[str, Any], str | None]] = []
-        for order, created in pairs:
-            created = full.get(int(created["id"]), created)
-            checked.append((order, created, compare_created(order, created)))
-        with self.db.write() as conn:
-            for order, created, problem in checked:
-                number = str(created.get("number") or created["id"])
-                mark_synced(conn, order.uuid, int(created["id"]), number, now, discrepancy=problem)
-                if problem is not None:
-                    log_discrepancy(
-                        conn, "order", order.uuid, "order", f"total {order.total}",
-                        f"order #{number} total {created.get('total')}",
-                        f"created differently from the sale: {problem}",
-                    )  # fmt: skip
-        for order, created, problem in checked:
-            if problem is None:
-                self.report.synced.append(order.uuid)
-            else:
-                self.report.discrepancies.append(order.uuid)
-                log.error(
-                    "order %s created as #%s with differences: %s",
-                    order.uuid, created.get("number"), problem,
-                )  # fmt: skip
-            for line in order.lines:
-                self.sold_items.add(line.variation_id or line.product_id)
+class _Drainer(OutcomeRecorder):
+    """One drain: the queue walked in FIFO order, one send or lookup at a time."""
 
     # -- steps ------------------------------------------------------------
 
@@ -326,12 +205,6 @@ class _Drainer:
             missing = orders[len(results) :]
             self._retry(missing, WooError("the batch answer left orders out"), in_flight=True)
         await self._accept(accepted)
-
-    def _requeue(self, orders: list[OrderRecord]) -> None:
-        now = self.clock()
-        with self.db.write() as conn:
-            for order in orders:
-                mark_pending(conn, order.uuid, now, None)
 
     async def run(self, max_rounds: int) -> None:
         for _ in range(max_rounds):
