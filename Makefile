@@ -6,8 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck pytest clean bench
 
+# Debian splits venv support into python3-venv; as root we add it when missing.
 $(STAMP): pyproject.toml
-	$(PY) -m venv $(VENV)
+	$(PY) -m venv $(VENV) || { [ "$$(id -u)" = 0 ] && rm -rf $(VENV) \
+		&& apt-get update -qq && apt-get install -y -qq python3-venv \
+		&& $(PY) -m venv $(VENV); }
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
