@@ -22,7 +22,7 @@ import httpx2
 import pytest
 
 from engine.engine_support import FAST, EngineProcess, connect_home, signed
-from onetill.config import load_config
+from onetill.config import load_config, save_config
 from onetill.engine.jobs import build_client
 from onetill.engine.status import read_status
 from onetill.engine.webhooks import MAX_BODY_BYTES, sign
@@ -194,6 +194,10 @@ def test_sigterm_during_a_drain_loses_and_duplicates_nothing(tmp_path: Path) -> 
     home.mkdir()
     assert slow.url is not None
     config = connect_home(home, slow.url)
+    # A short minimum resend age (default 120 s): a lookup comes 6 s after a send
+    # at the earliest (timeout + settle), so a missing order is resent at once.
+    config.extra["outbox_min_resend_age_s"] = 2
+    save_config(home, config)
     # Abandon the request in flight; an order it leaves in flight is looked up after the
     # request timeout plus the settle time (as long as a live till would wait).
     fast_grace = [*FAST[:-2], "--grace", "0.2", "--request-timeout", "5"]

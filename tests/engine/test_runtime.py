@@ -27,6 +27,8 @@ def fast_settings(home: Path) -> EngineSettings:
         home=home, port=0, delta_interval_s=600, probe_min_s=0.1, probe_max_s=0.5,
         idle_probe_s=0.3, outbox_poll_s=0.05, drain_settle_s=0.5, grace_s=3,
         status_refresh_s=0.1,
+        # A lost upload that the store never saw is resent after a second, not two minutes.
+        drain_min_resend_age_s=1.0,
     )
 
 

@@ -112,7 +112,12 @@ def test_kill_9_during_drain_never_loses_or_duplicates(tmp_path: Path, env: dict
         assert store.url is not None
         # A short client timeout: after a crash, an order's lookup waits until its
         # request could have timed out (timeout + settle), on every restart.
-        home = _home(tmp_path, store.url, outbox_batch_size=1, http_timeout_s=1.5)
+        # A short minimum resend age too: a lookup comes 1.8 s after a send at the
+        # earliest, so a missing order is resent at once, as before the rule.
+        home = _home(
+            tmp_path, store.url, outbox_batch_size=1, http_timeout_s=1.5,
+            outbox_min_resend_age_s=1.5,
+        )  # fmt: skip
         control = SandboxControl(store.url)
         before = control.stock(10, 11, 405)
         from onetill.store.db import Database

@@ -282,3 +282,203 @@ async def test_a_crash_with_a_request_out_waits_for_its_timeout_before_the_looku
         assert lookup_at >= before + timedelta(seconds=5 + 2)
     finally:
         await close_rig(rig)
+
+
+class _LateDelivery(httpx2.AsyncBaseTransport):
+    """The network edge of an overloaded shared host: the first order POST gets no answer
+    (the proxy gave up on it) but is not lost either; it waits in PHP-FPM's queue and
+    reaches the store only when :meth:`deliver` says, later than the till's lookup."""
+
+    def __init__(self, rig: Rig) -> None:
+        self.inner = httpx2.ASGITransport(app=rig.app)
+        self.held: httpx2.Request | None = None
+        self.posts = 0
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.method == "POST" and request.url.path.endswith("/orders"):
+            self.posts += 1
+            if self.posts == 1:
+                await request.aread()
+                self.held = request
+                raise httpx2.ReadTimeout("the proxy gave up waiting", request=request)
+        return await self.inner.handle_async_request(request)
+
+    async def deliver(self) -> None:
+        """The queued POST is finally processed (its answer goes nowhere)."""
+        assert self.held is not None, "no POST was held back"
+        response = await self.inner.handle_async_request(self.held)
+        await response.aread()
+        assert response.status_code == 201
+
+
+@pytest.mark.parametrize("min_age", [120.0, 0.0])
+async def test_post_processed_after_the_lookup_is_not_duplicated_thanks_to_min_age(
+    tmp_path: Path, min_age: float
+) -> None:
+    """A lost POST that the store creates only after the till's first lookup: with a minimum
+    resend age, the empty lookup is rescheduled (no resend, the queue waits) and the next
+    lookup finds the one order. With no minimum age the same story makes a duplicate,
+    which is why the rule exists."""
+    rig = make_rig(tmp_path, home_url="https://sandbox.test")
+    try:
+        sale = sell(rig.db, "SIMPLE-001")
+        behind = sell(rig.db, "SIMPLE-002")
+        edge = _LateDelivery(rig)
+        async with WooClient(
+            "https://sandbox.test", DEFAULT_KEY, DEFAULT_SECRET, transport=edge, timeout=5.0
+        ) as client:
+            first = await drain(
+                client, rig.db, batch_size=1, settle_s=0, min_resend_age_s=min_age,
+                refresh=False,
+            )  # fmt: skip
+            assert first.looked_up == 1 and first.found_by_lookup == []
+            await edge.deliver()  # the store gets to the queued request at last
+            if min_age:
+                row = get_order(rig.db.conn, sale.uuid)
+                assert edge.posts == 1, "nothing resent before the minimum age"
+                assert row.state == "in_flight"
+                assert get_order(rig.db.conn, behind.uuid).state == "pending_sync"  # FIFO
+                assert row.in_flight_since is not None and first.next_attempt_at is not None
+                due = datetime.fromisoformat(row.next_attempt_at.replace("Z", "+00:00"))
+                sent = datetime.fromisoformat(row.in_flight_since.replace("Z", "+00:00"))
+                assert due == sent + timedelta(seconds=min_age) == first.next_attempt_at
+                # Not yet due: a drain now does nothing at all.
+                early = await drain(client, rig.db, settle_s=0, min_resend_age_s=min_age,
+                                    refresh=False)  # fmt: skip
+                assert early.looked_up == 0 and early.requests == 0
+                later = due + timedelta(seconds=1)
+                second = await drain(client, rig.db, batch_size=1, settle_s=0,
+                                     min_resend_age_s=min_age, refresh=False,
+                                     clock=lambda: later)  # fmt: skip
+                assert second.found_by_lookup == [sale.uuid]
+                assert _copies(rig, sale.uuid) == 1
+                assert get_order(rig.db.conn, behind.uuid).state == "synced"
+            else:
+                assert edge.posts >= 2  # resent right after the empty lookup ...
+                assert _copies(rig, sale.uuid) == 2  # ... and the late POST made a second
+    finally:
+        await close_rig(rig)
+
+
+async def test_empty_lookup_after_the_minimum_age_resends_once(tmp_path: Path) -> None:
+    """A lost POST that never reaches the store at all: once the minimum age has passed, an
+    empty lookup leads to exactly one resend, so the rule delays a sale, never loses it."""
+    rig = make_rig(tmp_path, home_url="https://sandbox.test")
+    try:
+        sale = sell(rig.db, "SIMPLE-001")
+        edge = _LateDelivery(rig)  # the held POST is never delivered
+        async with WooClient(
+            "https://sandbox.test", DEFAULT_KEY, DEFAULT_SECRET, transport=edge, timeout=5.0
+        ) as client:
+            first = await drain(client, rig.db, settle_s=0, min_resend_age_s=60, refresh=False)
+            assert first.requests == 1 and first.retry_later == [sale.uuid]
+            later = datetime.now(UTC) + timedelta(seconds=61)
+            second = await drain(client, rig.db, settle_s=0, min_resend_age_s=60,
+                                 refresh=False, clock=lambda: later)  # fmt: skip
+        assert second.looked_up == 1 and second.synced == [sale.uuid]
+        assert edge.posts == 2
+        assert _copies(rig, sale.uuid) == 1
+    finally:
+        await close_rig(rig)
+
+
+class _RefusedOnce(httpx2.AsyncBaseTransport):
+    """The sandbox behind a network that refuses the first order POST's connection."""
+
+    def __init__(self, rig: Rig) -> None:
+        self.inner = httpx2.ASGITransport(app=rig.app)
+        self.posts = 0
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.method == "POST" and request.url.path.endswith("/orders"):
+            self.posts += 1
+            if self.posts == 1:
+                raise httpx2.ConnectError("connection refused", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.mark.parametrize("refusal", ["connect", "429", "503 with Retry-After"])
+async def test_send_that_provably_never_reached_the_store_is_resent_without_waiting(
+    tmp_path: Path, refusal: str
+) -> None:
+    """A refused connection, a 429 or a 503 with Retry-After prove the store never saw the
+    order: it is resent on its ordinary backoff, with no lookup and no minimum age."""
+    from till_support import ZeroJitter
+
+    rig = make_rig(tmp_path, home_url="https://sandbox.test")
+    try:
+        sale = sell(rig.db, "SIMPLE-001")
+        edge = _RefusedOnce(rig) if refusal == "connect" else httpx2.ASGITransport(app=rig.app)
+        if refusal == "429":
+            rig.faults.add("POST /orders*:status=429@nth=1")
+        elif refusal != "connect":
+            rig.faults.add("POST /orders*:status=503,retry_after=1@nth=1")
+        reports = []
+        async with WooClient(
+            "https://sandbox.test", DEFAULT_KEY, DEFAULT_SECRET, transport=edge, timeout=5.0
+        ) as client:
+            reports.append(await drain(client, rig.db, settle_s=0, min_resend_age_s=3600,
+                                       refresh=False, rng=ZeroJitter()))  # fmt: skip
+            later = datetime.now(UTC) + timedelta(seconds=5)  # far less than the minimum age
+            reports.append(await drain(client, rig.db, settle_s=0, min_resend_age_s=3600,
+                                       refresh=False, rng=ZeroJitter(),
+                                       clock=lambda: later))  # fmt: skip
+        assert sum(r.looked_up for r in reports) == 0
+        assert sum(r.requests for r in reports) == 2
+        assert get_order(rig.db.conn, sale.uuid).state == "synced"
+        assert _copies(rig, sale.uuid) == 1
+    finally:
+        await close_rig(rig)
+
+
+async def test_duplicate_found_by_the_lookup_is_logged_and_needs_attention(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store holds one sale twice (made here directly in the sandbox): the lookup that
+    finds it records the order as needing attention (`onetill orders --failed` lists it),
+    logs an 'order'/'duplicate' discrepancy with both store ids, and cancels nothing."""
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from onetill.cli import cli
+    from onetill.config import Config, save_config
+    from onetill.store.discrepancies import list_discrepancies
+
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    rig = make_rig(tmp_path, home_url="https://sandbox.test")
+    try:
+        sale = sell(rig.db, "SIMPLE-001")
+        with rig.db.write() as conn:
+            mark_in_flight(conn, [sale.uuid], datetime.now(UTC), 0.0)
+        payload = order_payload(get_order(rig.db.conn, sale.uuid))
+        ids = [int((await rig.client.post("orders", json=payload)).data["id"]) for _ in range(2)]
+        statuses = [o["status"] for o in rig.store_orders_for(sale.uuid)]
+        rig.reopen()
+        async with _fresh_client(rig) as client:
+            report = await drain(client, rig.db, settle_s=0, refresh=False)
+        assert report.found_by_lookup == [sale.uuid] and report.discrepancies == [sale.uuid]
+        row = get_order(rig.db.conn, sale.uuid)
+        assert row.state == "synced_with_discrepancy" and row.remote_id == min(ids)
+        assert row.discrepancy is not None and all(f"#{i}" in row.discrepancy for i in ids)
+        logged = [d for d in list_discrepancies(rig.db.conn, object_id=sale.uuid)
+                  if d.field == "duplicate"]  # fmt: skip
+        assert len(logged) == 1 and logged[0].object_type == "order"
+        assert logged[0].store_value == ", ".join(f"#{i}" for i in sorted(ids))
+        # Nothing cancelled or changed in the store: which copy goes is the merchant's call.
+        assert [o["status"] for o in rig.store_orders_for(sale.uuid)] == statuses
+        assert len(statuses) == 2
+
+        home = tmp_path / "home"
+        home.mkdir()
+        save_config(home, Config(url="http://127.0.0.1:9", key="ck_x", secret="cs_x"))
+        with sqlite3.connect(home / "onetill.db") as copy:
+            rig.db.conn.backup(copy)
+        copy.close()
+        shown = CliRunner().invoke(
+            cli, ["orders", "--failed", "--json", "--home", str(home)], catch_exceptions=False
+        )
+        assert shown.exit_code == 0, shown.output
+        assert [o["uuid"] for o in json.loads(shown.output)] == [sale.uuid]
+    finally:
+        await close_rig(rig)

@@ -69,6 +69,7 @@ async def _drain(
     from onetill.sync.outbox import drain as drain_outbox
 
     settle_s = float(settle if settle is not None else _setting(cfg, "outbox_settle_s", 30.0))
+    min_age_s = float(_setting(cfg, "outbox_min_resend_age_s", 120.0))
     deadline = time.monotonic() + wait
     timeout = float(_setting(cfg, "http_timeout_s", 30.0))
     async with _client(cfg, timeout=timeout) as client:
@@ -80,6 +81,7 @@ async def _drain(
                 plugin=cfg.plugin,
                 force=True,
                 settle_s=settle_s,
+                min_resend_age_s=min_age_s,
             )
             nxt = report.next_attempt_at
             if report.paused or report.busy or nxt is None:

@@ -107,6 +107,13 @@ class SyncJobs:
         value = self.config.extra.get("barcode_meta_key")
         return str(value) if value else None
 
+    @property
+    def _min_resend_age_s(self) -> float:
+        # The till's config (`outbox_min_resend_age_s`, shared with `onetill
+        # drain`) wins over the engine's default.
+        value = self.config.extra.get("outbox_min_resend_age_s")
+        return float(value) if value is not None else self.settings.drain_min_resend_age_s
+
     async def drain(self) -> None:
         from onetill.sync.outbox import drain
 
@@ -116,7 +123,7 @@ class SyncJobs:
         report = await drain(
             self.client, self.db, batch_size=self.settings.drain_batch_size,
             plugin=self.config.plugin, settle_s=self.settings.drain_settle_s,
-            force=self._paused,
+            min_resend_age_s=self._min_resend_age_s, force=self._paused,
         )
         self.last_drain = report
         # Another process (`onetill drain`, `onetill sell`) holds the drain

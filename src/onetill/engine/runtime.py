@@ -63,6 +63,8 @@ class EngineSettings:
     status_refresh_s: float = 2.0
     drain_batch_size: int = 10
     drain_settle_s: float = 30.0  # wait before looking up an order whose fate is unknown
+    # A missing order whose fate was unknown is resent only once its send is this old.
+    drain_min_resend_age_s: float = 120.0
 
 
 class _Server(uvicorn.Server):

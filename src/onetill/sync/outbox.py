@@ -8,6 +8,13 @@ The rules, and why:
   *looked up by UUID* before it may be sent again: WooCommerce has no
   idempotency, and the same POST twice makes two orders and reduces stock
   twice.
+* **A minimum age before a resend.** A lookup that finds nothing is not
+  enough on an overloaded shared host: PHP-FPM may still hold the POST in
+  its queue after the proxy answered 504 or the till gave up, and create the
+  order after the lookup. So a missing order is resent only when its latest
+  unknown-fate send is ``min_resend_age_s`` old (120 s); a younger one is
+  looked up again at that age, still in flight, the queue waiting behind it.
+  An attempt that provably never reached the store is resent without it.
 * **The store's clock first.** Before its first send a drain hears the
   store's ``Date`` (one cheap GET if the client has heard none), and each
   in-flight row keeps the store-minus-till offset of its earliest send: the
@@ -123,12 +130,15 @@ class _Drainer(OutcomeRecorder):
     async def resolve_in_flight(self, orders: list[OrderRecord]) -> None:
         """Look the orders up by UUID: found -> accepted; missing -> back to the queue."""
         self.report.looked_up += len(orders)
+        started = self.clock()  # the scan below runs at or after this moment
         try:
             if any(o.server_offset_s is None for o in orders):
                 await self._measure_store_clock()
+            duplicates: dict[str, list[int]] = {}
             found = await lookup_many(
-                self.client, [o.uuid for o in orders], self._earliest(orders), plugin=self.plugin
-            )
+                self.client, [o.uuid for o in orders], self._earliest(orders),
+                plugin=self.plugin, duplicates=duplicates,
+            )  # fmt: skip
         except (WooError, OSError) as exc:
             outcome = classify(exc)
             if outcome is Outcome.AUTH:
@@ -138,13 +148,47 @@ class _Drainer(OutcomeRecorder):
             return
         hits = [(o, found[o.uuid]) for o in orders if o.uuid in found]
         self.report.found_by_lookup.extend(o.uuid for o, _ in hits)
-        await self._accept(hits)
+        await self._accept(hits, duplicates)
         now = self.clock()
         with self.db.write() as conn:
             for order in orders:
-                if order.uuid not in found:
+                if order.uuid in found:
+                    continue
+                again_at = self._too_young_to_resend(order, started)
+                if again_at is None:
                     reason = "not in the store after an unknown outcome; sending again"
                     mark_pending(conn, order.uuid, now, reason)
+                    continue
+                # FIFO: the row stays in flight, so nothing behind it is sent.
+                reason = (
+                    "not in the store yet after an unknown outcome; looked up again at "
+                    f"{again_at:%H:%M:%S} UTC before any resend (the store may still be "
+                    "working on the request)"
+                )
+                mark_pending(conn, order.uuid, again_at, reason, in_flight=True)
+                if order.uuid not in self.report.retry_later:
+                    self.report.retry_later.append(order.uuid)
+                if self.report.next_attempt_at is None or again_at < self.report.next_attempt_at:
+                    self.report.next_attempt_at = again_at
+
+    def _too_young_to_resend(self, order: OrderRecord, looked_at: datetime) -> datetime | None:
+        """When to look again, if the order's unknown-fate send is younger than the minimum age.
+
+        An overloaded host can keep a POST in PHP-FPM's queue after the proxy
+        answered 504 or the client gave up, and create the order minutes
+        later: a lookup soon after the send proves nothing. ``in_flight_since``
+        is the latest send (every earlier unknown-fate send is older), so once
+        it is old enough, so are they all. A send that provably never reached
+        the store (refused connection, 429, 4xx) left the row ``pending_sync``
+        and is resent without any lookup, so this rule never delays it.
+        """
+        if self.min_resend_age <= timedelta(0):
+            return None
+        sent = parse_ts(order.in_flight_since or order.first_sent_at or order.created_at)
+        # A till clock set back since the send must not stretch the wait without
+        # bound: never more than the whole minimum age from this lookup.
+        due = min(sent + self.min_resend_age, looked_at + self.min_resend_age)
+        return due if due > looked_at else None
 
     async def send(self, orders: list[OrderRecord]) -> None:
         """Upload the orders (one POST, or one batch), already marked in flight."""
@@ -278,6 +322,7 @@ async def drain(
     plugin: bool = False,
     force: bool = False,
     settle_s: float = 30.0,
+    min_resend_age_s: float = 120.0,
     refresh: bool = True,
     max_rounds: int = 10_000,
     clock: Callable[[], datetime] | None = None,
@@ -288,16 +333,23 @@ async def drain(
     ``batch_size`` orders go per ``/orders/batch`` request (1 = one POST per
     order). ``settle_s``: after an unknown outcome, wait this long before
     the lookup, so a store still finishing the request is not missed.
+    ``min_resend_age_s``: an order whose fate is unknown and that the lookup
+    does not find is resent only once its latest send is at least this old
+    (until then it is looked up again, and the queue behind it waits): an
+    overloaded host may create it later than the lookup.
     ``force`` ignores an auth pause (a person asked to try now).
     """
     if not 1 <= batch_size <= 100:
         raise ValueError(f"batch_size must be 1..100 (WooCommerce's batch limit), not {batch_size}")
+    if min_resend_age_s < 0:
+        raise ValueError(f"min_resend_age_s must be 0 or more seconds, not {min_resend_age_s}")
     drainer = _Drainer(
         client,
         db,
         batch_size=batch_size,
         plugin=plugin,
         settle_s=settle_s,
+        min_resend_age_s=min_resend_age_s,
         clock=clock or (lambda: datetime.now(UTC)),
         rng=rng or random.Random(),
     )

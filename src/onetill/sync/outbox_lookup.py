@@ -13,6 +13,12 @@ as "not there".
 
 With the plugin (``wc-onetill/v1``), ``GET orders/by-uuid?uuids=a,b``
 answers directly; the scan is the fallback when that route is missing.
+
+A caller that passes ``duplicates`` learns of UUIDs carried by more than one
+store order (a duplicate that should never exist, but would otherwise go
+unseen: nothing is ever cancelled automatically). The scan then reads one
+page (100 orders) past the page where the last wanted UUID turned up, since
+a second copy is newer than the first; a copy further on goes unnoticed.
 """
 
 from __future__ import annotations
@@ -29,6 +35,10 @@ __all__ = ["LOOKUP_FIELDS", "PLUGIN_NAMESPACE", "lookup_by_uuid", "lookup_many"]
 
 LOOKUP_FIELDS = ("id", "number", "status", "meta_data")
 PLUGIN_NAMESPACE = "wc-onetill/v1"
+# Looking for duplicates, pages read past the one that completed the search:
+# a second copy comes from a resend minutes after the first, so it is near
+# it in date order; reading the whole window could mean days of orders.
+DUPLICATE_PAGES = 1
 
 
 async def lookup_many(
@@ -37,39 +47,61 @@ async def lookup_many(
     earliest: datetime,
     *,
     plugin: bool = False,
+    duplicates: dict[str, list[int]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The store's orders carrying these UUIDs, as ``uuid -> {id, number, status, ...}``.
 
     ``earliest`` (aware) is the store-clock time before which none of them
     can have been created; callers subtract their safety margin first.
-    A UUID absent from the result is not in the store.
+    A UUID absent from the result is not in the store; one found several
+    times maps to its oldest copy, and, if ``duplicates`` is given, the
+    store ids of all its copies are added there (``uuid -> [ids]``).
     """
     wanted = set(uuids)
     if not wanted:
         return {}
+    seen: dict[str, set[int]] = {}
     if plugin:
         try:
-            return await _plugin_lookup(client, wanted)
+            found = await _plugin_lookup(client, wanted, seen)
         except NoRouteError:
             pass  # plugin gone or older: the scan below always works
-    found = await _scan_with_trash(client, wanted, earliest)
+        else:
+            _note_duplicates(seen, duplicates)
+            return found
+    whole = duplicates is not None
+    found = await _scan_with_trash(client, wanted, earliest, seen, whole=whole)
     missing = wanted - found.keys()
     if missing:
         # WooCommerce pages by offset: an order the merchant trashes (or
         # restores) while we page shifts the rest one place, and one order
         # can slip between two pages. A miss leads to a resend, so it is
         # believed only when a second full scan agrees.
-        found.update(await _scan_with_trash(client, missing, earliest))
+        found.update(await _scan_with_trash(client, missing, earliest, seen, whole=whole))
+    _note_duplicates(seen, duplicates)
     return found
 
 
+def _note_duplicates(seen: dict[str, set[int]], duplicates: dict[str, list[int]] | None) -> None:
+    if duplicates is None:
+        return
+    for uuid, ids in seen.items():
+        if len(ids) > 1:
+            duplicates[uuid] = sorted(ids)
+
+
 async def _scan_with_trash(
-    client: WooClient, wanted: set[str], earliest: datetime
+    client: WooClient,
+    wanted: set[str],
+    earliest: datetime,
+    seen: dict[str, set[int]],
+    *,
+    whole: bool,
 ) -> dict[str, dict[str, Any]]:
-    found = await _scan(client, wanted, earliest, status=None)
+    found = await _scan(client, wanted, earliest, seen, status=None, whole=whole)
     missing = wanted - found.keys()
     if missing:
-        found.update(await _scan(client, missing, earliest, status="trash"))
+        found.update(await _scan(client, missing, earliest, seen, status="trash", whole=whole))
     return found
 
 
@@ -80,7 +112,9 @@ async def lookup_by_uuid(
     return (await lookup_many(client, [uuid], earliest, plugin=plugin)).get(uuid)
 
 
-async def _plugin_lookup(client: WooClient, wanted: set[str]) -> dict[str, dict[str, Any]]:
+async def _plugin_lookup(
+    client: WooClient, wanted: set[str], seen: dict[str, set[int]]
+) -> dict[str, dict[str, Any]]:
     response = await client.request(
         "GET", "orders/by-uuid", {"uuids": ",".join(sorted(wanted))}, namespace=PLUGIN_NAMESPACE
     )
@@ -92,12 +126,21 @@ async def _plugin_lookup(client: WooClient, wanted: set[str]) -> dict[str, dict[
     out: dict[str, dict[str, Any]] = {}
     for item in response.data:
         if isinstance(item, dict) and item.get("uuid") in wanted:
-            out[str(item["uuid"])] = item
+            uuid = str(item["uuid"])
+            if isinstance(item.get("id"), int):
+                seen.setdefault(uuid, set()).add(item["id"])
+            out.setdefault(uuid, item)
     return out
 
 
 async def _scan(
-    client: WooClient, wanted: set[str], earliest: datetime, *, status: str | None
+    client: WooClient,
+    wanted: set[str],
+    earliest: datetime,
+    seen: dict[str, set[int]],
+    *,
+    status: str | None,
+    whole: bool,
 ) -> dict[str, dict[str, Any]]:
     # `after` is strict (>) at one-second resolution: step back one more second.
     params: dict[str, Any] = {
@@ -109,6 +152,7 @@ async def _scan(
     if status is not None:
         params["status"] = status
     out: dict[str, dict[str, Any]] = {}
+    extra = 0  # pages read after the last wanted UUID turned up
     pages = client.paginate("orders", params, per_page=100, fields=LOOKUP_FIELDS)
     try:
         async for page in pages:
@@ -116,10 +160,15 @@ async def _scan(
                 if not isinstance(order, dict):
                     continue
                 uuid = meta_value(order, META_UUID)
-                if uuid in wanted and uuid not in out:
-                    out[str(uuid)] = order
+                if uuid not in wanted:
+                    continue
+                if isinstance(order.get("id"), int):
+                    seen.setdefault(str(uuid), set()).add(order["id"])
+                out.setdefault(str(uuid), order)  # oldest first (`orderby=date`)
             if len(out) == len(wanted):
-                break
+                if not whole or extra >= DUPLICATE_PAGES:
+                    break
+                extra += 1
     finally:
         closer = getattr(pages, "aclose", None)
         if closer is not None:

@@ -11,7 +11,9 @@ drain's :class:`DrainReport`:
 * **fail** -> ``failed`` with the store's message; the queue moves on.
 * **accept** -> ``synced`` (or ``synced_with_discrepancy``): the created
   order is compared with its sale, fetched in full first when the answer
-  was trimmed (a lookup asks for a few fields only).
+  was trimmed (a lookup asks for a few fields only). A sale the lookup
+  found more than once is ``synced_with_discrepancy`` too, with an
+  ``order``/``duplicate`` discrepancy naming the copies; none is cancelled.
 
 The drain loop that decides which handler applies is in ``outbox.py``.
 """
@@ -50,6 +52,7 @@ class OutcomeRecorder:
         batch_size: int,
         plugin: bool,
         settle_s: float,
+        min_resend_age_s: float = 0.0,
         clock: Callable[[], datetime],
         rng: random.Random,
     ) -> None:
@@ -58,6 +61,7 @@ class OutcomeRecorder:
         self.batch_size = batch_size
         self.plugin = plugin
         self.settle = timedelta(seconds=settle_s)
+        self.min_resend_age = timedelta(seconds=min_resend_age_s)
         self.clock = clock
         self.rng = rng
         self.report = DrainReport()
@@ -118,8 +122,18 @@ class OutcomeRecorder:
             out[missing] = (await self.client.get(f"orders/{missing}")).data
         return out
 
-    async def _accept(self, pairs: list[tuple[OrderRecord, dict[str, Any]]]) -> None:
-        """The store has these orders: check each against its sale, record all in one commit."""
+    async def _accept(
+        self,
+        pairs: list[tuple[OrderRecord, dict[str, Any]]],
+        duplicates: dict[str, list[int]] | None = None,
+    ) -> None:
+        """The store has these orders: check each against its sale, record all in one commit.
+
+        ``duplicates`` (uuid -> store ids) names sales the store holds more
+        than once: each is recorded ``synced_with_discrepancy`` (so it shows
+        under "needs attention") with a discrepancy naming the copies. Which
+        copy to cancel is the merchant's call: nothing is cancelled here.
+        """
         if not pairs:
             return
         partial = [
@@ -134,21 +148,34 @@ class OutcomeRecorder:
             self._retry([o for o, _ in pairs], exc, in_flight=True, sent=False)
             return
         now = self.clock()
-        checked: list[tuple[OrderRecord, dict[str, Any], str | None]] = []
+        copies = duplicates or {}
+        # (order, created, how it differs from its sale, what to show for it)
+        checked: list[tuple[OrderRecord, dict[str, Any], str | None, str | None]] = []
         for order, created in pairs:
             created = full.get(int(created["id"]), created)
-            checked.append((order, created, compare_created(order, created)))
+            differs = compare_created(order, created)
+            problem = differs
+            if order.uuid in copies:
+                twice = _duplicate_text(copies[order.uuid])
+                problem = twice if differs is None else f"{twice}; {differs}"
+            checked.append((order, created, differs, problem))
         with self.db.write() as conn:
-            for order, created, problem in checked:
+            for order, created, differs, problem in checked:
                 number = str(created.get("number") or created["id"])
                 mark_synced(conn, order.uuid, int(created["id"]), number, now, discrepancy=problem)
-                if problem is not None:
+                if order.uuid in copies:
+                    ids = copies[order.uuid]
+                    log_discrepancy(
+                        conn, "order", order.uuid, "duplicate", "1 store order",
+                        ", ".join(f"#{i}" for i in ids), _duplicate_text(ids),
+                    )  # fmt: skip
+                if differs is not None:
                     log_discrepancy(
                         conn, "order", order.uuid, "order", f"total {order.total}",
                         f"order #{number} total {created.get('total')}",
-                        f"created differently from the sale: {problem}",
+                        f"created differently from the sale: {differs}",
                     )  # fmt: skip
-        for order, created, problem in checked:
+        for order, created, _, problem in checked:
             if problem is None:
                 self.report.synced.append(order.uuid)
             else:
@@ -165,3 +192,11 @@ class OutcomeRecorder:
         with self.db.write() as conn:
             for order in orders:
                 mark_pending(conn, order.uuid, now, None)
+
+
+def _duplicate_text(ids: list[int]) -> str:
+    return (
+        f"the store holds this sale {len(ids)} times (orders "
+        + ", ".join(f"#{i}" for i in ids)
+        + "); cancel or refund the extra copies in WooCommerce (stock was reduced for each)"
+    )
