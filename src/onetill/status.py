@@ -15,6 +15,7 @@ import msgspec
 from onetill.store import Database
 from onetill.store.catalog import count_items
 from onetill.store.discrepancies import count_discrepancies
+from onetill.store.orders import count_by_state, oldest_pending_at
 from onetill.store.sync_state import get_json, get_state
 
 __all__ = ["STATES", "Status", "collect_status"]
@@ -50,24 +51,12 @@ class Status(msgspec.Struct):
 
 
 def _orders(conn: sqlite3.Connection) -> tuple[int, int, float | None]:
-    row = conn.execute(
-        "SELECT COALESCE(SUM(state IN ('pending_sync', 'in_flight')), 0),"
-        " COALESCE(SUM(state = 'failed'), 0),"
-        " MIN(CASE WHEN state IN ('pending_sync', 'in_flight') THEN created_at END)"
-        " FROM orders"
-    ).fetchone()
-    oldest: float | None = None
-    if row[2]:
-        try:
-            created = datetime.fromisoformat(str(row[2]))
-        except ValueError:
-            created = None
-        if created is not None:
-            if created.tzinfo is None:
-                created = created.replace(tzinfo=UTC)
-            # An age for display: the till's clock is fine here, never for cursors.
-            oldest = max(0.0, (datetime.now(UTC) - created).total_seconds())
-    return int(row[0]), int(row[1]), oldest
+    counts = count_by_state(conn)
+    pending = counts.get("pending_sync", 0) + counts.get("in_flight", 0)
+    created = oldest_pending_at(conn)
+    # An age for display: the till's clock is fine here, never for cursors.
+    oldest = None if created is None else max(0.0, (datetime.now(UTC) - created).total_seconds())
+    return pending, counts.get("failed", 0), oldest
 
 
 def collect_status(db: Database) -> Status:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx2
 import pytest
 
-from engine.engine_support import delivery, new_db, product_row
+from engine.engine_support import delivery, product_row
 from onetill.engine.app import StatusHub, create_engine_app
 from onetill.engine.apply import CatalogWebhookHandler
 from onetill.engine.webhooks import MAX_BODY_BYTES, WebhookReceiver
@@ -18,13 +17,6 @@ from onetill.store import Database
 from onetill.woo import WooClient
 
 SECRET = "test-secret-proxied-8080"
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = new_db(tmp_path)
-    yield database
-    database.close()
 
 
 class Box:

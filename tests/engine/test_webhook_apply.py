@@ -3,14 +3,14 @@ skipped, other orders refresh stock, and failures are left to the poll."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 
-from engine.engine_support import new_db, product_row, signed
+from engine.engine_support import product_row, signed
 from onetill.engine.apply import CatalogWebhookHandler
 from onetill.engine.webhooks import WebhookReceiver
 from onetill.sandbox.config import DEFAULT_KEY, DEFAULT_SECRET
@@ -20,13 +20,6 @@ from onetill.woo import WooClient
 
 SECRET = "apply-test-secret"
 TILL = "till-apply"
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = new_db(tmp_path)
-    yield database
-    database.close()
 
 
 @pytest.fixture

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.engine_support import delivery, new_db, product_row, seed_product, signed
+from engine.engine_support import delivery, product_row, seed_product, signed
 from onetill.engine.apply import CatalogWebhookHandler, order_item_ids
 from onetill.engine.webhooks import MAX_BODY_BYTES, WebhookReceiver, sign, verify_signature
 from onetill.store import Database
 from onetill.woo import WooClient
 
 SECRET = "test-secret-proxied-8080"
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = new_db(tmp_path)
-    yield database
-    database.close()
 
 
 @pytest.fixture

@@ -48,43 +48,16 @@ def _config(home: Path) -> Config:
         raise click.ClickException(str(exc)) from None
 
 
-def _client(cfg: Config) -> Any:
-    from onetill.woo import WooClient
-
-    verify: bool | str = cfg.ca_file or not cfg.insecure
-    return WooClient(cfg.url, cfg.key, cfg.secret, verify=verify, auth_in_query=cfg.auth_in_query)
-
-
 async def _run_sync(db: Database, cfg: Config, *, full: bool, audit: bool) -> list[Any]:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-    from rich.progress import Progress as Bar
-
+    from onetill.engine.jobs import build_client
     from onetill.sync.catalog import audit_ids, delta_sync, initial_sync, needs_initial_sync
-    from onetill.sync.progress import Progress
+    from onetill.sync.progress import progress_bar
 
     meta_key = cfg.extra.get("barcode_meta_key") or None
     reports: list[Any] = []
-    async with _client(cfg) as client:
+    async with build_client(cfg) as client:
         if full or needs_initial_sync(db):
-            columns = (
-                TextColumn("{task.description:<18}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-            )
-            with Bar(*columns, transient=False) as bar:
-                tasks: dict[str, Any] = {}
-
-                def show(event: Progress) -> None:
-                    if event.resource not in tasks:
-                        tasks[event.resource] = bar.add_task(event.resource, total=event.total)
-                    bar.update(tasks[event.resource], completed=event.done, total=event.total)
-
+            with progress_bar() as show:
                 reports.append(
                     await initial_sync(
                         client,

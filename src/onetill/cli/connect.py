@@ -107,7 +107,8 @@ def connect(
                 "give the full address, e.g. https://shop.example.com",
             )
         )
-    if not key.strip() or not secret.strip():
+    key, secret = key.strip(), secret.strip()
+    if not key or not secret:
         _fail(ConnectFailed("the consumer key and secret must not be empty"))
     site = url.strip()
     if "/wp-json" in site:
@@ -115,15 +116,12 @@ def connect(
         site = site[: site.index("/wp-json")]
         click.echo(f"note: using the site's address {site} (without /wp-json/...)", err=True)
     try:
-        found = asyncio.run(
-            _check(site, key.strip(), secret.strip(), ca_file, insecure, auth_in_query)
-        )
+        found = asyncio.run(_check(site, key, secret, ca_file, insecure, auth_in_query))
     except ConnectFailed as failure:
         _fail(failure)
     target = home_dir(home)
     where = save_config(
-        target,
-        _config(target, found, key.strip(), secret.strip(), ca_file, insecure, auth_in_query),
+        target, _config(target, found, key, secret, ca_file, insecure, auth_in_query)
     )
     _resume_uploads(target)
     _print_summary(found, target, where)
@@ -300,7 +298,7 @@ def _config(
     insecure: bool,
     auth_in_query: bool,
 ) -> Config:
-    previous: Config | None = None
+    previous: Config | None
     try:
         previous = load_config(home)
     except Exception:  # nothing saved yet, or unreadable: start afresh

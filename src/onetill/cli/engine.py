@@ -61,13 +61,14 @@ def run(home: Path | None, host: str, port: int, **kw: Any) -> None:
     """Run the engine: delta sync, outbox, webhooks and the status API, until Ctrl-C."""
     from onetill.engine.lock import LockHeldError
     from onetill.engine.runtime import run_engine
+    from onetill.woo.errors import WooError
 
     where = home_dir(home)
     settings = _settings(where, host, port, kw)
     try:
         run_engine(settings, log_json=kw["log_json"],
                    ready=lambda url: click.echo(f"OneTill engine: {url}", err=False))
-    except (LockHeldError, NotConnectedError) as exc:
+    except (LockHeldError, NotConnectedError, WooError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(str(exc)) from None
@@ -80,12 +81,13 @@ def webhooks() -> None:
 
 def _client(home: Path) -> Any:
     from onetill.engine.jobs import build_client
+    from onetill.woo.errors import WooError
 
     try:
         config = load_config(home)
-    except NotConnectedError as exc:
+        return config, build_client(config)
+    except (NotConnectedError, WooError) as exc:
         raise click.ClickException(str(exc)) from None
-    return config, build_client(config)
 
 
 @webhooks.command("register")

@@ -36,13 +36,10 @@ def _config(home: Path) -> Config:
 
 
 def _client(cfg: Config, timeout: float = 30.0) -> Any:
-    from onetill.woo import WooClient
+    # The one way a saved connection becomes a client (CA file, insecure, query auth).
+    from onetill.engine.jobs import build_client
 
-    verify: bool | str = cfg.ca_file or not cfg.insecure
-    return WooClient(
-        cfg.url, cfg.key, cfg.secret, verify=verify, auth_in_query=cfg.auth_in_query,
-        timeout=timeout,
-    )  # fmt: skip
+    return build_client(cfg, timeout=timeout)
 
 
 def _setting(cfg: Config, name: str, default: Any) -> Any:

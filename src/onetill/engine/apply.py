@@ -23,6 +23,7 @@ from onetill.store import Database
 from onetill.store.catalog import apply_items
 from onetill.store.discrepancies import log_discrepancy
 from onetill.sync.outbox_payload import META_TILL
+from onetill.sync.stock import order_item_ids, refresh_stock
 from onetill.woo import WooClient
 from onetill.woo.errors import WooAPIError
 
@@ -36,19 +37,6 @@ def _meta(order: dict[str, Any], key: str) -> Any:
         if isinstance(item, dict) and item.get("key") == key:
             return item.get("value")
     return None
-
-
-def order_item_ids(order: dict[str, Any]) -> list[int]:
-    """Product and variation ids on an order's lines (0 and junk dropped)."""
-    ids: set[int] = set()
-    for line in order.get("line_items") or []:
-        if not isinstance(line, dict):
-            continue
-        for key in ("product_id", "variation_id"):
-            value = line.get(key)
-            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-                ids.add(value)
-    return sorted(ids)
 
 
 class CatalogWebhookHandler:
@@ -119,7 +107,5 @@ class CatalogWebhookHandler:
         ids = order_item_ids(data)
         if not ids:
             return "ignored"
-        from onetill.sync.stock import refresh_stock
-
         await refresh_stock(self.client, self.db, ids, cause=f"webhook {topic}")
         return "refreshed"

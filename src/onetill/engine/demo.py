@@ -119,26 +119,15 @@ def run_demo(
 
 async def _initial_sync(config: Config, home: Path, out: TextIO) -> None:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
-    from rich.progress import Progress as Bar
 
     from onetill.sync.catalog import initial_sync, needs_initial_sync
-    from onetill.sync.progress import Progress
+    from onetill.sync.progress import progress_bar
 
     with open_database(home) as db:
         if not needs_initial_sync(db):
             return
-        columns = (TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
-                   TimeRemainingColumn())  # fmt: skip
         async with build_client(config) as client:
-            with Bar(*columns, console=Console(file=out)) as bar:
-                tasks: dict[str, Any] = {}
-
-                def show(event: Progress) -> None:
-                    if event.resource not in tasks:
-                        tasks[event.resource] = bar.add_task(event.resource, total=event.total)
-                    bar.update(tasks[event.resource], completed=event.done, total=event.total)
-
+            with progress_bar(Console(file=out)) as show:
                 await initial_sync(client, db, show, global_variations=config.global_variations)
 
 

@@ -20,6 +20,7 @@ import httpx2
 from onetill.config import Config
 from onetill.store import Database
 from onetill.woo import WooClient
+from onetill.woo.errors import WooError
 
 if TYPE_CHECKING:
     from onetill.engine.runtime import EngineSettings
@@ -67,12 +68,21 @@ def build_client(
     timeout: float = 30.0,
     max_attempts: int = 4,
 ) -> WooClient:
-    """A ``WooClient`` for the saved connection, optionally observed."""
+    """A ``WooClient`` for the saved connection, optionally observed.
+
+    Raises ``WooError`` when the configured CA file cannot be used."""
     verify: bool | ssl.SSLContext = True
     if config.insecure:
         verify = False
     elif config.ca_file:
-        verify = ssl.create_default_context(cafile=config.ca_file)
+        try:
+            verify = ssl.create_default_context(cafile=config.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            # Worded as WooClient words it: callers report WooError cleanly.
+            raise WooError(
+                f"cannot use {config.ca_file!r} as a CA file: {exc}",
+                hint="pass a PEM file holding the certificate that signed the store's",
+            ) from None
     inner = transport or httpx2.AsyncHTTPTransport(verify=verify)
     wrapped = _ObservingTransport(inner, observe) if observe is not None else inner
     return WooClient(

@@ -10,7 +10,6 @@ asks that URL first and falls back to the database when no engine answers.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -38,19 +37,9 @@ def database_status(db: Database) -> dict[str, Any]:
 
     with db.lock:
         status = collect_status(db)
-    return _to_dict(status)
-
-
-def _to_dict(status: object) -> dict[str, Any]:
-    if dataclasses.is_dataclass(status) and not isinstance(status, type):
-        data: Any = dataclasses.asdict(status)
-    else:
-        data = msgspec.to_builtins(status)
-    if not isinstance(data, dict):
-        raise TypeError(f"collect_status returned {type(status).__name__}, not a record")
-    # JSON-friendly throughout (datetimes, Decimals -> strings).
-    result: dict[str, Any] = json.loads(json.dumps(data, default=str))
-    return result
+    # A msgspec Struct of plain values: its builtins are JSON-ready as they are.
+    data: dict[str, Any] = msgspec.to_builtins(status)
+    return data
 
 
 def write_engine_info(home: Path, url: str) -> None:

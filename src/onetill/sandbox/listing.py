@@ -23,7 +23,7 @@ from .dates import InvalidDate, parse_query_date
 from .errors import invalid_param
 from .records import Item
 from .rest import Call, Reply, bool_param, int_param
-from .serialize import filter_fields
+from .serialize import fields_filter, filter_fields
 
 __all__ = ["date_filter", "fields_of", "list_reply", "shape_one"]
 
@@ -102,10 +102,11 @@ def list_reply(
     start = offset if offset is not None else (page - 1) * per_page
     chosen = rows[start : start + per_page]
     fields = fields_of(call)
+    trim = None if fields is None else fields_filter(fields)
     body = []
     for item in chosen:
         obj = to_json(item)
-        body.append(obj if fields is None else filter_fields(obj, fields))
+        body.append(obj if trim is None else trim(obj))
     pages = math.ceil(total / per_page) if total else 0
     headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
     links = []

@@ -53,6 +53,7 @@ def list_orders(call: Call) -> Reply:
     vias = str(created_via).split(",") if created_via else None
     customer = int_param(call, "customer", None)
     product = int_param(call, "product", None)
+    include_set = set(include) if include else None
     out = []
     for o in store.orders.values():
         st = o.data["status"]
@@ -61,7 +62,7 @@ def list_orders(call: Call) -> Reply:
                 continue
         elif st not in statuses:
             continue
-        if include and o.id not in include:
+        if include_set is not None and o.id not in include_set:
             continue
         if o.id in exclude or (vias is not None and o.data.get("created_via") not in vias):
             continue
@@ -76,8 +77,10 @@ def list_orders(call: Call) -> Reply:
         if keep_date(o):
             out.append(o)
     dp = money.request_dp(call, checked=True)
+    # The price decimals once per page, not once per order (a scan of the settings).
+    places = money.price_decimals(store) if dp is None else dp
     ordered = order_items(call, out, _ORDERBY, include)
-    return list_reply(call, ordered, lambda o: order_json(store, o, dp))
+    return list_reply(call, ordered, lambda o: order_json(store, o, places))
 
 
 def _get(call: Call) -> Item:

@@ -69,6 +69,9 @@ def order_items(
     orderby, desc = parse_order(call, allowed)
     store = call.store
     now = store.now()
+    position: dict[int, int] = {}  # include order: the first place an id is named
+    for i, item_id in enumerate(include or []):
+        position.setdefault(item_id, i)
 
     def key(it: Item) -> Any:
         if orderby == "id":
@@ -80,7 +83,7 @@ def order_items(
         if orderby == "slug":
             return (str(it.data.get("slug", "")), it.id)
         if orderby in ("include", "post__in") and include:
-            return include.index(it.id) if it.id in include else len(include)
+            return position.get(it.id, len(include))
         if orderby == "price":
             p = catalog.active_price(store, it, now) if it.kind != "order" else it.data["total"]
             return (Decimal(p or "0"), it.id)

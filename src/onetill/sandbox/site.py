@@ -14,7 +14,7 @@ from .defaults import PAYMENT_GATEWAYS
 from .errors import RestError
 from .listing import shape_one
 from .rest import Call, Reply, Route, require
-from .serialize import filter_fields, links
+from .serialize import fields_filter, filter_fields, links
 
 __all__ = ["ROUTES"]
 
@@ -34,7 +34,10 @@ def index(call: Call) -> Reply:
 def _plain_list(call: Call, rows: list[dict[str, Any]]) -> Reply:
     """A small collection answered in one page (WooCommerce does not page these)."""
     fields = call.params.get("_fields")
-    out = [filter_fields(r, str(fields).split(",")) if fields else r for r in rows]
+    out = rows
+    if fields:
+        trim = fields_filter(str(fields).split(","))
+        out = [trim(r) for r in rows]
     return Reply(out, 200, {"X-WP-Total": str(len(rows)), "X-WP-TotalPages": "1" if rows else "0"})
 
 
@@ -112,7 +115,10 @@ def list_settings(call: Call) -> Reply:
     group, rows = _group(call)
     fields = call.params.get("_fields")
     out = [_setting(call, group, s) for s in rows]
-    return Reply([filter_fields(r, str(fields).split(",")) for r in out] if fields else out)
+    if fields:
+        trim = fields_filter(str(fields).split(","))
+        out = [trim(r) for r in out]
+    return Reply(out)
 
 
 def get_setting(call: Call) -> Reply:

@@ -133,6 +133,13 @@ class SandboxStore:
         """A product or a variation by id."""
         return self.products.get(item_id) or self.variations.get(item_id)
 
+    def _known(self, item_id: int) -> Item:
+        """``find`` for the control methods: an unknown id is a ``KeyError``."""
+        item = self.find(item_id)
+        if item is None:
+            raise KeyError(f"no product or variation {item_id}")
+        return item
+
     def collection(self, kind: str) -> dict[int, Item]:
         return {
             PRODUCT: self.products,
@@ -170,24 +177,18 @@ class SandboxStore:
 
     def admin_update_product(self, item_id: int, fields: dict[str, Any]) -> dict[str, Any]:
         """An edit in wp-admin of a product or a variation (v3 field names)."""
-        item = self.find(item_id)
-        if item is None:
-            raise KeyError(f"no product or variation {item_id}")
+        item = self._known(item_id)
         catalog.update_item(self, item, fields, validate_body=False)
         return serialize.item_json(self, item)
 
     def trash_product(self, item_id: int) -> dict[str, Any]:
-        item = self.find(item_id)
-        if item is None:
-            raise KeyError(f"no product or variation {item_id}")
+        item = self._known(item_id)
         before = serialize.item_json(self, item)
         catalog.trash(self, item)
         return before
 
     def force_delete_product(self, item_id: int) -> dict[str, Any]:
-        item = self.find(item_id)
-        if item is None:
-            raise KeyError(f"no product or variation {item_id}")
+        item = self._known(item_id)
         before = serialize.item_json(self, item)
         catalog.force_delete(self, item)
         return before

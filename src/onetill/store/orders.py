@@ -27,7 +27,6 @@ from onetill.store.order_records import (
 )
 
 __all__ = [
-    "ACTIVE_STATES",
     "UNSENT_STATES",
     "NewLine",
     "NewOrder",
@@ -56,8 +55,6 @@ __all__ = [
 # has not (yet, or not knowingly): their stock must stay subtracted from
 # whatever the store reports. ``in_flight`` counts: its fate is unknown.
 UNSENT_STATES: tuple[str, ...] = ("pending_sync", "in_flight", "failed")
-# Orders the drainer still has work for.
-ACTIVE_STATES: tuple[str, ...] = ("pending_sync", "in_flight")
 
 
 class OrderStateError(ValueError):
@@ -194,9 +191,10 @@ def due_pending(conn: sqlite3.Connection, now: datetime, limit: int) -> list[Ord
     stamp = format_ts(now)
     out: list[OrderRecord] = []
     for row in rows:
-        rec = _record(conn, row, True)
+        rec = _record(conn, row, False)
         if rec.next_attempt_at > stamp:
-            break
+            break  # before reading its lines: the drain asks this every round
+        rec.lines.extend(_lines(conn, rec.uuid))
         out.append(rec)
     return out
 

@@ -43,7 +43,7 @@ import msgspec
 from onetill.store import Database
 from onetill.store.catalog import apply_items, scheduled_ids
 from onetill.store.sync_state import get_state, set_state
-from onetill.sync.stock import refresh_stock
+from onetill.sync.stock import order_item_ids, refresh_stock
 from onetill.woo import Page, WooClient, format_gmt_cursor, parse_gmt
 from onetill.woo.errors import NoRouteError, TransportError, WooError
 
@@ -262,7 +262,7 @@ async def delta_sync(
             parents += result.variable_parents
         if parents:
             asked, settled = await _variations_of(
-                client, db, sorted(set(parents)), since, global_variations, barcode_meta_key,
+                client, db, sorted(set(parents)), window, global_variations, barcode_meta_key,
                 report, seen,
             )  # fmt: skip
             report.requests += asked
@@ -272,14 +272,13 @@ async def delta_sync(
         report.requests += await _scheduled_due(
             client, db, poll_time or parse_gmt(cursor), barcode_meta_key, report, seen
         )
-        sold: set[int] = set()
-        for page in orders:
-            for order in page.items:
-                for line in (order.get("line_items") or []) if isinstance(order, dict) else []:
-                    if isinstance(line, dict):
-                        for key in ("product_id", "variation_id"):
-                            if type(line.get(key)) is int and line[key] > 0:
-                                sold.add(line[key])
+        sold = {
+            iid
+            for page in orders
+            for order in page.items
+            if isinstance(order, dict)
+            for iid in order_item_ids(order)
+        }
         stale = sold - seen
         if stale:
             refreshed = await refresh_stock(
@@ -331,13 +330,14 @@ async def _variations_of(
     client: WooClient,
     db: Database,
     parents: list[int],
-    since: str,
+    window: dict[str, str],
     global_variations: bool,
     meta_key: str | None,
     report: SyncReport,
     seen: set[int],
 ) -> tuple[int, bool]:
-    """Re-read the variations of changed variable parents.
+    """Re-read the variations of changed variable parents (``window``: the
+    products query's ``modified_after`` window).
 
     Returns the requests made, and False when the listing kept shrinking
     while it was paged (the cursor must then stay where it is).
@@ -347,13 +347,7 @@ async def _variations_of(
     settled = True
     if global_variations:
         try:
-            params = {
-                "modified_after": since,
-                "dates_are_gmt": "true",
-                "orderby": "id",
-                "order": "asc",
-            }
-            listing = await pages_of(client, "variations", params)
+            listing = await pages_of(client, "variations", window)
             pages = [(p, None) for p in listing]
             # Variations are deleted for good (they have no trash): one deleted
             # while this listing is paged slides the next one onto a read page.
@@ -363,7 +357,7 @@ async def _variations_of(
                     settled = False
                     break
                 rereads += 1
-                listing = await pages_of(client, "variations", params)
+                listing = await pages_of(client, "variations", window)
                 pages += [(p, None) for p in listing]
         except NoRouteError:
             global_variations = False

@@ -50,6 +50,7 @@ from onetill.store.orders import (
     OrderRecord,
     due_pending,
     in_flight_orders,
+    list_orders,
     mark_in_flight,
     mark_pending,
     parse_ts,
@@ -58,8 +59,6 @@ from onetill.sync.outbox_lookup import lookup_many
 from onetill.sync.outbox_outcomes import OutcomeRecorder
 from onetill.sync.outbox_payload import order_payload
 from onetill.sync.outbox_policy import (
-    BACKOFF_BASE_S,
-    BACKOFF_CAP_S,
     PAUSE_KEY,
     DrainReport,
     backoff_delay,
@@ -74,8 +73,6 @@ from onetill.woo.errors import PayloadError, WooAPIError, WooError
 from onetill.woo.models import OrderCreate, decode
 
 __all__ = [
-    "BACKOFF_BASE_S",
-    "BACKOFF_CAP_S",
     "PAUSE_KEY",
     "DrainReport",
     "backoff_delay",
@@ -268,7 +265,8 @@ class _Drainer(OutcomeRecorder):
                 continue
             with self.db.lock:
                 batch = due_pending(self.db.conn, now, self.batch_size)
-                head = due_pending(self.db.conn, datetime.max.replace(tzinfo=UTC), 1)
+                # Nothing due: when the head comes due (only then worth a query).
+                head = [] if batch else list_orders(self.db.conn, ["pending_sync"], limit=1)
             if not batch:
                 if head:
                     self.report.next_attempt_at = parse_ts(head[0].next_attempt_at)

@@ -9,12 +9,14 @@ stream another.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import msgspec
 
-__all__ = ["Progress", "ProgressBoard", "ProgressListener"]
+__all__ = ["Progress", "ProgressBoard", "ProgressListener", "progress_bar"]
 
 log = logging.getLogger("onetill.sync")
 
@@ -64,3 +66,27 @@ class ProgressBoard:
     def snapshot(self) -> list[Progress]:
         """The latest event of every resource seen so far."""
         return list(self._latest.values())
+
+
+@contextlib.contextmanager
+def progress_bar(console: Any = None) -> Iterator[ProgressListener]:
+    """A rich progress bar (one row per resource) on ``console`` (default: the
+    terminal), fed by the listener it yields; for ``onetill sync`` and the demo."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
+
+    columns = (
+        TextColumn("{task.description:<18}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Bar(*columns, console=console) as bar:
+        tasks: dict[str, Any] = {}
+
+        def show(event: Progress) -> None:
+            if event.resource not in tasks:
+                tasks[event.resource] = bar.add_task(event.resource, total=event.total)
+            bar.update(tasks[event.resource], completed=event.done, total=event.total)
+
+        yield show

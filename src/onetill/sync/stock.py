@@ -23,7 +23,7 @@ from onetill.store.orders import unsent_quantities
 from onetill.woo import WooClient
 from onetill.woo.errors import NoRouteError
 
-__all__ = ["STOCK_FIELDS", "apply_stock", "refresh_stock"]
+__all__ = ["STOCK_FIELDS", "apply_stock", "order_item_ids", "refresh_stock"]
 
 log = logging.getLogger("onetill.sync")
 
@@ -83,6 +83,20 @@ async def refresh_stock(
                     objects += [{"parent_id": parent, **o} for o in found if isinstance(o, dict)]
     with db.write() as conn:
         return apply_stock(conn, objects, cause)
+
+
+def order_item_ids(order: dict[str, Any]) -> list[int]:
+    """Product and variation ids on an order's lines (0 and junk dropped): the
+    items whose stock an order changed."""
+    ids: set[int] = set()
+    for line in order.get("line_items") or []:
+        if not isinstance(line, dict):
+            continue
+        for key in ("product_id", "variation_id"):
+            value = line.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                ids.add(value)
+    return sorted(ids)
 
 
 async def _get_list(client: WooClient, path: str, ids: list[int]) -> list[Any]:

@@ -36,8 +36,6 @@ __all__ = [
     "rfc3986",
 ]
 
-_OAUTH_PARAMS = ("oauth_consumer_key", "oauth_nonce", "oauth_signature_method", "oauth_timestamp")
-
 
 def rfc3986(text: str) -> str:
     """PHP ``rawurlencode``: UTF-8, everything but ``A-Za-z0-9-_.~`` percent-encoded."""

@@ -141,7 +141,7 @@ async def batch(
         for op, _index, payload in planned:
             body.setdefault(op, []).append(payload)
         try:
-            response = await client.post(f"{path.strip('/')}/batch", json=body)
+            response = await client.post(what, json=body)
         except Exception as exc:
             if result.requests:
                 exc.add_note(

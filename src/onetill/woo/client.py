@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from onetill.woo.discovery import Discovery
     from onetill.woo.pagination import Page
 
-__all__ = ["WooClient", "encode_params"]
+__all__ = ["WooClient"]
 
 CLOCK_SKEW_THRESHOLD_S = 60.0
 
@@ -316,7 +316,8 @@ class WooClient:
                 if isinstance(exc, httpx2.TimeoutException):
                     signal = "overload"
                 raise translate_transport_error(exc, method, shown) from exc
-            now = self._observe_clock(response)
+            server_time = parse_http_date(response.headers.get("date"))
+            now = self._observe_clock(response.headers, server_time)
             status = response.status_code
             if status in (429, 503):
                 signal = "overload"
@@ -329,7 +330,7 @@ class WooClient:
                         headers=response.headers,
                         data=data,
                         content=response.content,
-                        server_time=parse_http_date(response.headers.get("date")),
+                        server_time=server_time,
                         url=shown,
                     )
             raise error_from_response(
@@ -343,16 +344,15 @@ class WooClient:
         finally:
             self.limiter.release(token, signal)
 
-    def _observe_clock(self, response: httpx2.Response) -> datetime:
+    def _observe_clock(self, headers: httpx2.Headers, server: datetime | None) -> datetime:
         """Measure the till's clock against the server's ``Date``; return 'now' on the server."""
         local = time.time()
-        server = parse_http_date(response.headers.get("date"))
         if server is None:
             return datetime.fromtimestamp(local + self.clock_offset_s, UTC)
         # A cache in front of the store (Age: N) serves an old Date: the
         # server's "now" is Date + Age. Without this a cached index page
         # could shift the signing clock and get every request refused.
-        age = response.headers.get("age", "").strip()
+        age = headers.get("age", "").strip()
         if age.isascii() and age.isdigit():
             server = server + timedelta(seconds=int(age))
         skew = server.timestamp() - local

@@ -92,13 +92,9 @@ def prepare_read(model: type[Any], data: Any, what: str, object_id: Any) -> Any:
         elif value == "" and rule.blank_is_none:
             fixed[rule.key] = None
         elif rule.money and isinstance(value, str) and _non_finite(value):
-            subject = (
-                f"{model.__name__} id={object_id}" if object_id is not None else model.__name__
-            )
-            where = f" in {what}" if what else ""
             raise PayloadError(
-                f"{subject}{where}: field {rule.key!r}: money must be a finite amount, "
-                f"got {value!r}",
+                f"{_subject(model, object_id, what)}: field {rule.key!r}: "
+                f"money must be a finite amount, got {value!r}",
                 what=what,
                 field=rule.key,
                 object_id=object_id,
@@ -108,6 +104,12 @@ def prepare_read(model: type[Any], data: Any, what: str, object_id: Any) -> Any:
         elif rule.nested is not None and isinstance(value, list):
             fixed[rule.key] = [prepare_read(rule.nested, v, what, object_id) for v in value]
     return fixed
+
+
+def _subject(model: type[Any], object_id: Any, what: str) -> str:
+    """How an error names the object: ``Product id=7 in GET products page 3``."""
+    subject = f"{model.__name__} id={object_id}" if object_id is not None else model.__name__
+    return f"{subject} in {what}" if what else subject
 
 
 def _non_finite(value: str) -> bool:
@@ -124,11 +126,10 @@ def payload_error(model: type[Any], data: Any, what: str, exc: Exception) -> Pay
     if unknown:
         field = f"{field}.{unknown.group(1)}" if field else unknown.group(1)
     object_id = data.get("id") if isinstance(data, dict) else None
-    subject = f"{model.__name__} id={object_id}" if object_id is not None else model.__name__
-    where = f" in {what}" if what else ""
     location = f" field {field!r}" if field else ""
     return PayloadError(
-        f"{subject}{where}:{location} {text[0].lower() + text[1:] if text else 'invalid'}",
+        f"{_subject(model, object_id, what)}:{location} "
+        f"{text[0].lower() + text[1:] if text else 'invalid'}",
         what=what,
         field=field,
         object_id=object_id,
@@ -141,11 +142,9 @@ def check_money(model: type[Any], value: Any, data: Any, what: str) -> None:
     if bad is not None:
         field, raw = bad
         object_id = data.get("id") if isinstance(data, dict) else None
-        subject = f"{model.__name__} id={object_id}" if object_id is not None else model.__name__
-        where = f" in {what}" if what else ""
         raise PayloadError(
-            f"{subject}{where}: field {field!r}: money must be a finite decimal string "
-            f'such as "5.55", got {raw!r}',
+            f"{_subject(model, object_id, what)}: field {field!r}: "
+            f'money must be a finite decimal string such as "5.55", got {raw!r}',
             what=what,
             field=field,
             object_id=object_id,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from onetill.woo.errors import NoRouteError, ResponseError, TransportError
+from onetill.woo.errors import ResponseError, TransportError
 
 if TYPE_CHECKING:
     from onetill.woo.client import WooClient
@@ -82,9 +82,7 @@ async def discover(client: WooClient) -> Discovery:
     try:
         index = await client.request("GET", "", {"_fields": _INDEX_FIELDS}, namespace="")
         data = index.data if isinstance(index.data, dict) else {}
-    except TransportError:
-        raise
-    except ResponseError as exc:
+    except ResponseError as exc:  # a TransportError is not one: it propagates
         if exc.status >= 500 or exc.status == 429:
             raise
         return _not_wordpress(client, await _diagnose(client, exc))
@@ -169,12 +167,11 @@ async def _diagnose(client: WooClient, exc: ResponseError) -> str:
 async def _has_global_variations(client: WooClient) -> bool:
     try:
         await client.get("variations", {"per_page": 1, "_fields": "id"})
-    except NoRouteError:
-        return False
     except ResponseError:
-        # A 400 means the route exists but disliked a parameter; an auth
-        # error, a WAF page or a PHP fatal on this route leaves it unknown:
-        # fall back to per-product variations, which every version has.
+        # rest_no_route: no global route. A 400 means the route exists but
+        # disliked a parameter; an auth error, a WAF page or a PHP fatal on
+        # this route leaves it unknown: fall back to per-product variations,
+        # which every version has.
         return False
     return True
 

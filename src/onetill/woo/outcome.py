@@ -15,9 +15,7 @@ from onetill.woo.errors import (
     AmbiguousWriteError,
     AuthError,
     CertificateError,
-    InsecureTransportError,
     NotJSONError,
-    PayloadError,
     ResponseError,
     TransportError,
     WooError,
@@ -82,7 +80,7 @@ def _classify_error(exc: BaseException) -> Outcome:
         return Outcome.PERMANENT
     if isinstance(exc, ResponseError):
         return _classify_status(exc.status)
-    if isinstance(exc, InsecureTransportError | PayloadError | WooError):
+    if isinstance(exc, WooError):  # insecure transport, bad payload, bad config
         return Outcome.PERMANENT
     if isinstance(exc, httpx2.TimeoutException | httpx2.NetworkError):
         # A raw httpx error that escaped translation: we cannot know whether

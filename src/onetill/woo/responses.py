@@ -34,7 +34,6 @@ __all__ = [
     "decode_json",
     "error_from_response",
     "retry_after_seconds",
-    "safe_url",
     "visible_text",
 ]
 
