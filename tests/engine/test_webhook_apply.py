@@ -153,3 +153,21 @@ async def test_created_product_is_added(
     assert (await receiver.receive(headers, raw)).outcome == "applied"
     row = product_row(db, created["id"])
     assert row is not None and row["price"] == "4.20" and row["stock_quantity"] == 7
+
+
+@pytest.mark.anyio
+async def test_a_webhook_keeps_a_barcode_that_lives_in_the_configured_meta_field(
+    db: Database, client: WooClient
+) -> None:
+    """A store without GTIN or SKU keeps its barcodes in a meta field; a product.updated
+    delivery must read them the same way the polls do, not clear them."""
+    from support import load_fixture
+
+    product = dict(load_fixture("product-simple.json")["response"]["body"])
+    product.update(
+        sku="", global_unique_id="", meta_data=[{"id": 1, "key": "_ean", "value": "4006381333931"}]
+    )
+    handler = CatalogWebhookHandler(client, db, TILL, barcode_meta_key="_ean")
+    assert await handler.product_changed("product.updated", product) == "applied"
+    row = db.conn.execute("SELECT barcode FROM products WHERE id = ?", (product["id"],)).fetchone()
+    assert row["barcode"] == "4006381333931"

@@ -42,10 +42,19 @@ def _meta(order: dict[str, Any], key: str) -> Any:
 class CatalogWebhookHandler:
     """Applies deliveries to the catalog of ``db``, reading back from ``client`` when needed."""
 
-    def __init__(self, client: WooClient, db: Database, till_id: str = "") -> None:
+    def __init__(
+        self,
+        client: WooClient,
+        db: Database,
+        till_id: str = "",
+        barcode_meta_key: str | None = None,
+    ) -> None:
         self.client = client
         self.db = db
         self.till_id = till_id
+        # As the polls apply products: a store whose barcodes live only in a
+        # meta field must not lose them when a webhook brings the product.
+        self.barcode_meta_key = barcode_meta_key
 
     async def product_changed(self, topic: str, data: dict[str, Any]) -> str:
         cause = f"webhook {topic}"
@@ -58,7 +67,9 @@ class CatalogWebhookHandler:
             # Naive UTC ISO strings of one format compare correctly as text.
             if row is not None and (not isinstance(modified, str) or modified <= row[0]):
                 return "stale"
-            result = apply_items(conn, [data], kind="product", cause=cause)
+            result = apply_items(
+                conn, [data], kind="product", cause=cause, barcode_meta_key=self.barcode_meta_key
+            )
         if result.skipped:
             return "malformed"
         return "applied" if result.applied else "stale"

@@ -183,7 +183,10 @@ class Engine:
         )
         monitor.add_listener(lambda _old, _new: hub.changed())
         self._webhook_secret()
-        handler = CatalogWebhookHandler(client, db, self.config.till_id)
+        meta_key = self.config.extra.get("barcode_meta_key")
+        handler = CatalogWebhookHandler(
+            client, db, self.config.till_id, str(meta_key) if meta_key else None
+        )
         receiver = WebhookReceiver(
             db, self._webhook_secret, handler,
             on_applied=lambda _topic: hub.changed(),
