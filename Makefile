@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest clean bench
+.PHONY: demo test lint typecheck pytest clean bench debian-packages
 
 # Debian splits venv support into python3-venv; as root we add it when missing.
 $(STAMP): pyproject.toml
@@ -24,7 +24,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict src
 
-pytest: $(STAMP)
+# Debian packages for the real-store and browser tests (installed as root).
+debian-packages:
+	scripts/debian-packages.sh
+
+pytest: $(STAMP) debian-packages
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
