@@ -1,7 +1,8 @@
 """``onetill connect URL --key CK --secret CS``: verify a store's keys and save the connection.
 
 The checks (``onetill.connection.check_store``) are shared with the till
-screen's connect form; this module prints their result. The secret is never printed; it goes to the OS keyring or a 0600 file.
+screen's connect form; this module prints their result. The secret is never
+printed; it goes to the OS keyring or a 0600 file.
 """
 
 from __future__ import annotations
