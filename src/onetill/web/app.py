@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import msgspec
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sse_starlette.sse import EventSourceResponse
 from starlette.applications import Starlette
@@ -84,7 +85,7 @@ def _boot(till: Till, request: Request) -> dict[str, Any]:
         "connected": cfg is not None,
         "demo": bool(cfg and cfg.extra.get("demo") and till.backend.demo is not None),
         "card": {"kind": till.card.kind, "label": till.card.label},
-        "money": till.fmt(),
+        "money": msgspec.to_builtins(till.fmt()),
         "store": till.store(),
         "till_id": cfg.till_id if cfg else "",
         "timezone": till.timezone,
@@ -165,4 +166,14 @@ def create_till_app(till: Till, engine_app: Any) -> Starlette:
         Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
         Mount("/", engine_app),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, exception_handlers={Exception: _internal_error})
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    # Logged in full for the merchant's logs; the screen gets one line, no traceback.
+    log.error("till screen: %s %s failed", request.method, request.url.path, exc_info=exc)
+    return json_response(
+        {"error": "internal", "message": f"the till could not do that ({type(exc).__name__}); "
+         "nothing was changed by this request, and the log has the details"},
+        status=500,
+    )

@@ -127,7 +127,8 @@ def _line_view(line: CartLine, fmt: MoneyFormat, confirmed: bool) -> dict[str, A
 
 
 def _describe(exc: Exception) -> str:
-    return str(exc).split("; run `onetill sync`")[0]
+    # The CLI's advice ("run `onetill sync`") means nothing on the screen: the engine syncs.
+    return str(exc).split(" (run `onetill sync`")[0].split("; run `onetill sync`")[0]
 
 
 def price_cart(
