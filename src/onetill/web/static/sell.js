@@ -176,10 +176,6 @@ function updatePay() {
   $("pay-card").disabled = !has || busy || !!why;
   $("card-why").hidden = !why;
   $("card-why").textContent = why;
-  if (priced && has) {
-    $("pay-cash").setAttribute("aria-label", `Pay ${priced.totals.total_text} in cash`);
-    $("pay-card").setAttribute("aria-label", `Pay ${priced.totals.total_text} by card`);
-  }
 }
 
 // --- payment ---------------------------------------------------------------------
@@ -313,8 +309,7 @@ async function pickVariation(product) {
   if (typeof product === "number") product = await api(`/api/products/${product}/variations`);
   $("variation-title").textContent = `Choose: ${product.name}`;
   const opts = product.variations.map((v) => el("button", {
-    class: `tile${v.stock_state === "out" ? " out" : ""}`, type: "button", value: String(v.id),
-    "aria-label": `${v.option}, ${v.price_text}, ${v.stock_text}` },
+    class: `tile${v.stock_state === "out" ? " out" : ""}`, type: "submit", value: String(v.id) },
   el("span", { class: "t-name" }, v.option), el("span", { class: "t-sku" }, v.sku),
   el("span", { class: "t-foot" }, el("span", { class: "t-price" }, v.price_text),
     el("span", { class: `stock ${v.stock_state}` }, v.stock_text))));
@@ -333,8 +328,7 @@ async function pickVariation(product) {
 
 // --- grid ---------------------------------------------------------------------------
 function tile(t) {
-  return el("button", { class: `tile${t.stock_state === "out" ? " out" : ""}`, type: "button", dataset: { id: t.id, kind: t.kind },
-    "aria-label": `${t.name}, ${t.price_text}, ${t.kind === "variable" ? `${t.options} options, ` : ""}${t.stock_text}` },
+  return el("button", { class: `tile${t.stock_state === "out" ? " out" : ""}`, type: "button", dataset: { id: t.id, kind: t.kind } },
   el("span", { class: "t-name" }, t.name),
   el("span", { class: "t-sku" }, t.sku || t.barcode),
   t.kind === "variable" ? el("span", { class: "t-opts" }, `${t.options} options ›`) : null,
