@@ -457,6 +457,15 @@ export function initSell() {
   let pending = null;
   onStatus((s) => {
     updatePay();
+    // A receipt on screen learns its WooCommerce order number once the upload is done.
+    if (shown && !shown.number && $("receipt-dialog").open) {
+      const uuid = shown.uuid;
+      api(`/api/orders/${uuid}`).then((o) => {
+        if (!o.number || !shown || shown.uuid !== uuid) return;
+        shown = { ...o, change_text: shown.change_text };
+        $("receipt").replaceChildren(...renderReceipt(shown));
+      }).catch(() => {});
+    }
     if (!s.initial_sync_done) return;
     if (!$("cats").children.length) { loadCategories(); reloadGrid(); }
     if (s.last_sync_at !== synced || s.pending_orders !== pending) {
