@@ -53,3 +53,12 @@ def base_url() -> None:
     """No base URL (each test opens its own till); replaces pytest-base-url's fixture, whose
     definition pytest deprecates (and this suite turns warnings into errors)."""
     return None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: pytest-playwright's session-long Playwright keeps an event
+    loop running in this thread, and async tests after it could not start their own."""
+    browser = [i for i in items if "page" in getattr(i, "fixturenames", ())]
+    if browser:
+        others = [i for i in items if "page" not in getattr(i, "fixturenames", ())]
+        items[:] = others + browser

@@ -71,3 +71,11 @@ async def test_new_keys_lift_a_paused_queue(tmp_path: Path, sandbox_server: Any)
             assert host.configs[-1].till_id == "till-web"  # the till keeps its identity
     finally:
         host.close()
+
+
+async def test_the_demo_panel_does_not_exist_for_a_real_store(api: Any) -> None:
+    client, token = api
+    assert (await client.get("/api/session")).json()["demo"] is False
+    for path, body in (("/api/demo/store", {"online": False}), ("/api/demo/order", {})):
+        response = await post(client, path, body, token)
+        assert response.status_code == 404 and "onetill demo" in response.json()["message"]

@@ -328,3 +328,51 @@ _FORGED_POST = """url => {
   document.body.append(form);
   form.submit();
 }"""
+
+
+def test_the_demo_opens_onto_the_till_with_its_store_controls(
+    page: Page, tmp_path: Path
+) -> None:
+    """`onetill demo`: the till URL printed, a panel to take the store offline and back and
+    to place an online-shop order (a real store's till never has the panel)."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "onetill", "demo", "--home", str(tmp_path / "demo"),
+         "--products", "20", "--variable", "2", "--no-browser", "--interval", "1",
+         "--probe-interval", "0.2", "--probe-max", "1", "--idle-probe", "0.5"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+    )  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
+    reader.start()
+    try:
+        url = wait_until(
+            lambda: next((ln.split(": ", 1)[1].strip() for ln in lines
+                          if ln.startswith("Till: ")), None), 60, "the till URL printed",
+        )  # fmt: skip
+        page.goto(url)
+        expect(page.locator("#screen-sell")).to_be_visible(timeout=60000)
+        panel = page.locator("#demo-panel")
+        expect(panel).to_be_visible()
+        panel.get_by_role("button", name="Place an online-shop order").click()
+        expect(page.locator("#demo-note")).to_contain_text("Online shop sold")
+        panel.get_by_role("button", name="Take the store offline").click()
+        expect(page.locator("#statusbar")).to_have_attribute("data-state", "offline",
+                                                             timeout=10000)
+        panel.get_by_role("button", name="Bring the store back online").click()
+        expect(page.locator("#statusbar")).to_have_attribute("data-state", "online",
+                                                             timeout=20000)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        reader.join(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
