@@ -52,13 +52,21 @@ class StatusHub:
         self._cached: tuple[int, float, dict[str, Any]] | None = None
 
     def current(self) -> dict[str, Any]:
-        now = time.monotonic()
-        cached = self._cached
-        if cached is not None and cached[0] == self._version and now - cached[1] < self.SHARE_S:
-            return dict(cached[2])
+        """The status read now (``/api/status``: never older than the request)."""
         value = self._provider()
-        self._cached = (self._version, now, value)
+        self._cached = (self._version, time.monotonic(), value)
         return dict(value)
+
+    def _shared(self) -> dict[str, Any]:
+        """The status for watchers: one read serves all of them for ``SHARE_S``."""
+        cached = self._cached
+        if (
+            cached is not None
+            and cached[0] == self._version
+            and time.monotonic() - cached[1] < self.SHARE_S
+        ):
+            return dict(cached[2])
+        return self.current()
 
     def changed(self) -> None:
         self._version += 1
@@ -78,7 +86,7 @@ class StatusHub:
         last: dict[str, Any] | None = None
         while not self._closed:
             event = self._event
-            status = self.current()
+            status = self._shared()
             if status != last:
                 last = status
                 yield status

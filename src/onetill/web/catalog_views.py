@@ -31,21 +31,20 @@ _COLUMNS = (
 
 
 def _price_view(row: sqlite3.Row) -> dict[str, Any]:
+    """What ``current_price`` reads, from a row selected with ``raw``."""
     view = {k: row[k] for k in ("price", "regular_price", "sale_price", "sale_from_gmt",
                                  "sale_to_gmt")}  # fmt: skip
     if row["sale_price"] and not (row["sale_from_gmt"] or row["sale_to_gmt"]):
-        # Only the site-local dates may be known: read them from the raw object.
-        raw_row = row if "raw" in row.keys() else None  # noqa: SIM118 - sqlite3.Row
-        if raw_row is not None:
-            try:
-                raw = json.loads(raw_row["raw"] or "{}")
-            except ValueError:
-                raw = {}
-            if isinstance(raw, dict):
-                view["raw_dates"] = {
-                    "date_on_sale_from": raw.get("date_on_sale_from"),
-                    "date_on_sale_to": raw.get("date_on_sale_to"),
-                }
+        # A sale window may be known only as site-local dates: read them from the raw object.
+        try:
+            raw = json.loads(row["raw"] or "{}")
+        except ValueError:
+            raw = {}
+        if isinstance(raw, dict):
+            view["raw_dates"] = {
+                "date_on_sale_from": raw.get("date_on_sale_from"),
+                "date_on_sale_to": raw.get("date_on_sale_to"),
+            }
     return view
 
 
