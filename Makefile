@@ -3,8 +3,12 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# axe-core (npm) checks the till screen's accessibility in the browser tests; kept
+# out of the repository, in the ignored .cache/.
+AXE_VERSION := 4.14.1
+AXE := .cache/npm/node_modules/axe-core/axe.min.js
 
-.PHONY: demo test lint typecheck pytest clean bench debian-packages
+.PHONY: demo test lint typecheck pytest clean bench debian-packages screenshots
 
 # Debian splits venv support into python3-venv; as root we add it when missing.
 $(STAMP): pyproject.toml
@@ -28,8 +32,16 @@ typecheck: $(STAMP)
 debian-packages:
 	scripts/debian-packages.sh
 
-pytest: $(STAMP) debian-packages
+$(AXE): | debian-packages
+	npm install --prefix .cache/npm --no-save --no-audit --no-fund --no-package-lock \
+		axe-core@$(AXE_VERSION)
+
+pytest: $(STAMP) debian-packages $(AXE)
 	$(BIN)/python -m pytest -q
+
+# Re-take docs/screenshots/*.png (the browser tests save them when asked to).
+screenshots: $(STAMP) debian-packages $(AXE)
+	ONETILL_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/web -k browser
 
 test: lint typecheck pytest
 

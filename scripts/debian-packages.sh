@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs beyond Python: the real WooCommerce
-# kit (../shared/realstore: nginx, php-fpm, MariaDB) and Chromium for the
-# till screen's browser tests. As root, installs the missing ones; otherwise
+# kit (../shared/realstore: nginx, php-fpm, MariaDB), Chromium for the
+# till screen's browser tests, and npm (with Node.js) to fetch axe-core for
+# their accessibility checks when no npm is installed at all (a Node.js
+# from elsewhere is left alone). As root, installs the missing ones; otherwise
 # only says which are missing (the tests that need them then skip or fail
 # with that reason).
 set -euo pipefail
 PKGS="php-fpm php-cli php-mysql php-curl php-xml php-mbstring php-intl php-zip php-gd
   mariadb-server nginx-light openssl curl xz-utils chromium fonts-liberation"
+command -v npm >/dev/null || PKGS="$PKGS npm"
 missing=$(for p in $PKGS; do
   [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || echo "$p"
 done)

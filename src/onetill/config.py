@@ -17,14 +17,20 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "UI_TOKEN_FILENAME",
     "Config",
     "NotConnectedError",
     "home_dir",
     "load_config",
+    "read_ui_token",
     "save_config",
+    "ui_token",
 ]
 
 _KEYRING_SERVICE = "onetill"
+# The till screen's access token for devices on the LAN (``onetill run --host``).
+UI_TOKEN_FILENAME = "ui-token"
+_TOKEN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: typed from a screen
 
 
 class NotConnectedError(Exception):
@@ -180,3 +186,25 @@ def load_config(home: Path) -> Config:
     cfg = Config(secret=found["secret"], webhook_secret=found.get("webhook_secret"), **kwargs)
     cfg.extra.update(extra)
     return cfg
+
+
+def read_ui_token(home: Path) -> str | None:
+    """The saved access token of the till screen, if one was made."""
+    try:
+        text = (home / UI_TOKEN_FILENAME).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return text or None
+
+
+def ui_token(home: Path, *, rotate: bool = False) -> str:
+    """The till screen's access token (made once, kept in a 0600 file; ``rotate`` makes a
+    new one, which signs every device out). 20 characters, about 100 bits."""
+    if not rotate:
+        existing = read_ui_token(home)
+        if existing is not None:
+            return existing
+    raw = "".join(_secrets.choice(_TOKEN_ALPHABET) for _ in range(20))
+    token = "-".join(raw[i : i + 4] for i in range(0, 20, 4))
+    _write_private(home / UI_TOKEN_FILENAME, token)
+    return token

@@ -17,6 +17,13 @@ from onetill.engine.demo import DemoError, previous_demo, status_line
 from onetill.engine.status import read_status
 
 
+def test_status_line_shows_the_initial_sync_while_it_runs() -> None:
+    line = status_line({"connected": True, "initial_sync_done": False, "progress": [
+        {"resource": "products", "done": 100, "total": 300, "finished": False},
+        {"resource": "tax_rates", "done": 2, "total": 2, "finished": True}]})
+    assert line == "syncing the catalog: products 100/300"
+
+
 def test_status_line_shows_state_pending_and_last_sync() -> None:
     line = status_line({"state": "offline", "pending_orders": 3, "failed_orders": 1,
                         "last_sync_at": "2026-11-26T15:30:06Z", "state_reason": "refused"})
@@ -36,7 +43,7 @@ def test_demo_syncs_serves_and_stops_both_processes_on_ctrl_c(tmp_path: Path) ->
     home = tmp_path / "demo"
     proc = subprocess.Popen(
         [sys.executable, "-m", "onetill", "demo", "--home", str(home), "--products", "30",
-         "--variable", "3"],
+         "--variable", "3", "--no-browser"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
     )
     lines: list[str] = []
@@ -55,10 +62,11 @@ def test_demo_syncs_serves_and_stops_both_processes_on_ctrl_c(tmp_path: Path) ->
     try:
         assert ready.wait(90), "".join(lines)
         assert any(line.startswith("OneTill engine: http://127.0.0.1:") for line in lines)
-        for _ in range(50):  # the first status line follows the URL
+        for _ in range(300):  # the engine syncs the catalog, then the status line says so
             if any("online" in line and "pending" in line for line in lines):
                 break
             time.sleep(0.1)
+        assert any(line.startswith("Till: http://127.0.0.1:") for line in lines)
         status = read_status(home)  # what `onetill status --home` reads
         assert status["source"] == "engine"
         assert status["products"] >= 30 and status["variations"] > 0

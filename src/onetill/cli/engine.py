@@ -51,23 +51,53 @@ def _settings(home: Path, host: str, port: int, kw: dict[str, Any]) -> Any:
     )  # fmt: skip
 
 
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _announce(url: str, host: str, token: str | None) -> None:
+    import socket
+
+    click.echo(f"OneTill engine: {url}")
+    click.echo(f"Till: {url}")
+    if token is not None:
+        port = url.rstrip("/").rsplit(":", 1)[1]
+        click.echo(f"Other devices on the network: http://{socket.gethostname()}:{port}/")
+        click.echo(f"Access token: {token}  (typed once on each device; --new-token makes another)")
+
+
 @click.command()
 @home_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback asks devices for an access token.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port to listen on (0: any free port).")
+@click.option("--new-token", is_flag=True,
+              help="Make a new access token for other devices (signs every device out).")
 @_intervals
-def run(home: Path | None, host: str, port: int, **kw: Any) -> None:
-    """Run the engine: delta sync, outbox, webhooks and the status API, until Ctrl-C."""
+def run(home: Path | None, host: str, port: int, new_token: bool, **kw: Any) -> None:
+    """Run the engine and the till screen: sync, outbox, webhooks, status, until Ctrl-C.
+
+    With no store connected yet, the till screen shows a form to connect one."""
+    from onetill.config import ui_token
     from onetill.engine.lock import LockHeldError
     from onetill.engine.runtime import run_engine
+    from onetill.web import till_ui
     from onetill.woo.errors import WooError
 
     where = home_dir(home)
     settings = _settings(where, host, port, kw)
+    token = None if _is_loopback(host) else ui_token(where, rotate=new_token)
     try:
-        run_engine(settings, log_json=kw["log_json"],
-                   ready=lambda url: click.echo(f"OneTill engine: {url}", err=False))
+        run_engine(settings, log_json=kw["log_json"], ui=till_ui(token=token),
+                   ready=lambda url: _announce(url, host, token))
     except (LockHeldError, NotConnectedError, WooError) as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
@@ -180,15 +210,20 @@ def webhook_status(home: Path | None, as_json: bool) -> None:
               help="Simple products in the generated store.")
 @click.option("--variable", type=click.IntRange(0), default=40, show_default=True,
               help="Variable products (2-6 variations each).")
+@click.option("--no-browser", is_flag=True, help="Do not open the till screen in a browser.")
 @_intervals
-def demo(home: Path | None, port: int, products: int, variable: int, **kw: Any) -> None:
-    """A sandbox store with a generated catalog, synced, and the engine running on it."""
+def demo(
+    home: Path | None, port: int, products: int, variable: int, no_browser: bool, **kw: Any
+) -> None:
+    """A sandbox store with a generated catalog, synced, and the till screen running on it."""
     from onetill.engine.demo import DemoError, run_demo
     from onetill.engine.lock import LockHeldError
+    from onetill.web import till_ui
 
     where = home_dir(home)
     settings = _settings(where, "127.0.0.1", port, kw)
     try:
-        run_demo(settings, products=products, variable=variable, log_json=kw["log_json"])
-    except (DemoError, LockHeldError) as exc:
+        run_demo(settings, products=products, variable=variable, log_json=kw["log_json"],
+                 ui=till_ui(), open_browser=not no_browser)
+    except (DemoError, LockHeldError, OSError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import html
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -38,16 +39,37 @@ class StatusHub:
     recompute. They also recompute every ``refresh_s`` so ages stay fresh.
     """
 
+    # Several screens watch at once: one database read serves them all for this long
+    # (a change announced with ``changed()`` is read afresh at once).
+    SHARE_S = 0.25
+
     def __init__(self, provider: Callable[[], dict[str, Any]], refresh_s: float = 2.0) -> None:
         self._provider = provider
         self.refresh_s = refresh_s
         self._event = asyncio.Event()
         self._closed = False
+        self._version = 0
+        self._cached: tuple[int, float, dict[str, Any]] | None = None
 
     def current(self) -> dict[str, Any]:
-        return self._provider()
+        """The status read now (``/api/status``: never older than the request)."""
+        value = self._provider()
+        self._cached = (self._version, time.monotonic(), value)
+        return dict(value)
+
+    def _shared(self) -> dict[str, Any]:
+        """The status for watchers: one read serves all of them for ``SHARE_S``."""
+        cached = self._cached
+        if (
+            cached is not None
+            and cached[0] == self._version
+            and time.monotonic() - cached[1] < self.SHARE_S
+        ):
+            return dict(cached[2])
+        return self.current()
 
     def changed(self) -> None:
+        self._version += 1
         event, self._event = self._event, asyncio.Event()
         event.set()
 
@@ -64,7 +86,7 @@ class StatusHub:
         last: dict[str, Any] | None = None
         while not self._closed:
             event = self._event
-            status = self._provider()
+            status = self._shared()
             if status != last:
                 last = status
                 yield status

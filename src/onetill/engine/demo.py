@@ -4,9 +4,12 @@ The sandbox runs as a separate process with a generated catalog (simple and
 variable products, some on sale, both German tax rates) kept in
 ``demo-store.sqlite`` in the home directory, so a second demo finds the same
 store and the till's database stays consistent with it. The home is
-connected to it like any store (``onetill status --home same`` works), the
-initial sync shows a progress bar, then the engine runs and a one-line
-status stays on screen until Ctrl-C stops both.
+connected to it like any store (``onetill status --home same`` works). The
+engine starts at once with the till screen (``Till: URL``, opened in a
+browser when there is one); the initial sync runs inside it, its progress on
+the screen and in the one-line status that stays in the terminal until
+Ctrl-C stops both. The screen's demo panel (``DemoStore``) takes the sandbox
+offline and back and places "online shop" orders.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import random
 import sys
+import threading
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,10 +29,16 @@ from onetill.engine.jobs import build_client
 from onetill.engine.lock import acquire_lock
 from onetill.engine.logs import setup_logging
 from onetill.engine.register import delivery_url_for, new_secret, register_webhooks
-from onetill.engine.runtime import Engine, EngineSettings, install_signal_handlers
-from onetill.store import open_database
+from onetill.engine.runtime import Engine, EngineSettings, UiFactory, install_signal_handlers
 
-__all__ = ["DEMO_STORE_FILENAME", "DemoError", "previous_demo", "run_demo", "status_line"]
+__all__ = [
+    "DEMO_STORE_FILENAME",
+    "DemoError",
+    "DemoStore",
+    "previous_demo",
+    "run_demo",
+    "status_line",
+]
 
 log = logging.getLogger("onetill.engine.demo")
 
@@ -39,6 +51,12 @@ class DemoError(Exception):
 
 def status_line(status: dict[str, Any]) -> str:
     """``online · 0 pending · last sync 2026-11-26T15:30:06Z`` for the demo's live line."""
+    if status.get("connected", True) and not status.get("initial_sync_done", True):
+        shown = [
+            f"{p['resource']} {p['done']}/{p['total'] if p.get('total') is not None else '?'}"
+            for p in status.get("progress") or [] if not p.get("finished")
+        ]
+        return "syncing the catalog: " + (", ".join(shown) or "starting")
     parts = [str(status.get("state", "?"))]
     pending = status.get("pending_orders", 0)
     parts.append(f"{pending} pending")
@@ -76,6 +94,7 @@ def _demo_config(old: Config | None, url: str) -> Config:
         config.webhook_secret = old.webhook_secret
     config.webhook_secret = config.webhook_secret or new_secret()
     config.extra["demo"] = True
+    config.extra["store_name"] = "Demo Shop (sandbox)"
     return config
 
 
@@ -89,6 +108,48 @@ def _start_store(home: Path, products: int, variable: int) -> Any:
     return store
 
 
+class DemoStore:
+    """The demo panel's handle on the sandbox store process (``web.backend.DemoControls``)."""
+
+    def __init__(self, process: Any, engine: Engine) -> None:
+        self._process = process
+        self._engine = engine
+        self._rng = random.Random()
+
+    @property
+    def store_online(self) -> bool:
+        return bool(self._process.running)
+
+    async def set_store_online(self, online: bool) -> None:
+        # Same port and state file: the till sees the very same store come back.
+        if online and not self._process.running:
+            await asyncio.to_thread(self._process.start)
+        elif not online and self._process.running:
+            await asyncio.to_thread(self._process.stop)
+        if self._engine.hub is not None:
+            self._engine.hub.changed()
+
+    async def place_online_order(self) -> dict[str, Any]:
+        """Sell 1-3 units of an in-stock product in the online shop."""
+        from onetill.sandbox.control import SandboxControl
+
+        db = self._engine.db
+        assert db is not None
+        with db.lock:
+            rows = db.conn.execute(
+                "SELECT id, name FROM products WHERE type = 'simple' AND sellable = 1"
+                " AND manage_stock = '1' AND stock_quantity >= 3 ORDER BY id LIMIT 200"
+            ).fetchall()
+        if not rows:
+            raise DemoError("no product with stock left to sell online")
+        item_id, name = rows[self._rng.randrange(len(rows))]
+        quantity = self._rng.randint(1, 3)
+        control = SandboxControl(str(self._process.url))
+        await control.aplace_online_order([{"product_id": int(item_id), "quantity": quantity}])
+        stock = (await control.astock(int(item_id))).get(int(item_id))
+        return {"id": int(item_id), "name": str(name), "quantity": quantity, "stock": stock}
+
+
 def run_demo(
     settings: EngineSettings,
     *,
@@ -96,6 +157,8 @@ def run_demo(
     variable: int = 40,
     log_json: bool = False,
     out: TextIO | None = None,
+    ui: UiFactory | None = None,
+    open_browser: bool = False,
 ) -> None:
     """Run the whole demo in the foreground until SIGINT/SIGTERM."""
     out = out or sys.stdout
@@ -109,7 +172,7 @@ def run_demo(
             config = _demo_config(old, str(store.url))
             save_config(home, config)
             print(f"Sandbox store: {store.url} (a generated catalog; not a real shop)", file=out)
-            asyncio.run(_main(settings, config, out))
+            asyncio.run(_main(settings, config, out, store, ui, open_browser))
         except KeyboardInterrupt:
             pass
         finally:
@@ -117,24 +180,24 @@ def run_demo(
             print("\nStopped the engine and the sandbox store.", file=out)
 
 
-async def _initial_sync(config: Config, home: Path, out: TextIO) -> None:
-    from rich.console import Console
+def _open_browser(url: str) -> None:
+    """Open ``url`` in a graphical browser, if this machine has a display (never a
+    text browser in the terminal the demo is printing to)."""
+    import webbrowser
 
-    from onetill.sync.catalog import initial_sync, needs_initial_sync
-    from onetill.sync.progress import progress_bar
-
-    with open_database(home) as db:
-        if not needs_initial_sync(db):
-            return
-        async with build_client(config) as client:
-            with progress_bar(Console(file=out)) as show:
-                await initial_sync(client, db, show, global_variations=config.global_variations)
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return
+    threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
 
-async def _main(settings: EngineSettings, config: Config, out: TextIO) -> None:
-    print("Initial sync:", file=out)
-    await _initial_sync(config, settings.home, out)
-    engine = Engine(settings, config=config)
+async def _main(
+    settings: EngineSettings, config: Config, out: TextIO, store: Any, ui: UiFactory | None,
+    open_browser: bool,
+) -> None:
+    engine = Engine(settings, config=config, ui=ui)
+    engine.demo = DemoStore(store, engine)
     install_signal_handlers(engine)
     task = asyncio.create_task(engine.run(), name="onetill-engine")
     waiter = asyncio.create_task(engine.started.wait())
@@ -144,6 +207,11 @@ async def _main(settings: EngineSettings, config: Config, out: TextIO) -> None:
         task.result()
         return
     assert engine.url is not None
+    print(f"OneTill engine: {engine.url}  (Ctrl-C to stop)", file=out, flush=True)
+    if ui is not None:
+        print(f"Till: {engine.url}", file=out, flush=True)
+        if open_browser:
+            _open_browser(engine.url)
     # The sandbox delivers to loopback (a real WordPress would not, see docs/webhooks.md).
     try:
         async with build_client(config) as client:
@@ -153,7 +221,6 @@ async def _main(settings: EngineSettings, config: Config, out: TextIO) -> None:
             )
     except Exception as exc:  # the demo still works by polling
         log.warning("could not register the demo webhooks: %s", exc)
-    print(f"OneTill engine: {engine.url}  (Ctrl-C to stop)", file=out, flush=True)
     tty = out.isatty()
     last = ""
     while not task.done():

@@ -101,9 +101,16 @@ class SyncJobs:
     """The scheduler's jobs, done by ``onetill.sync`` against one client and database."""
 
     def __init__(
-        self, client: WooClient, db: Database, config: Config, settings: EngineSettings
+        self,
+        client: WooClient,
+        db: Database,
+        config: Config,
+        settings: EngineSettings,
+        *,
+        on_progress: Callable[[Any], None] | None = None,
     ) -> None:
         self.client = client
+        self.on_progress = on_progress  # each Progress event of an initial sync
         self.db = db
         self.config = config
         self.settings = settings
@@ -152,7 +159,8 @@ class SyncJobs:
         if needs_initial_sync(self.db):
             log.info("no complete catalog yet: running the initial sync")
             await initial_sync(
-                self.client, self.db, global_variations=self.config.global_variations,
+                self.client, self.db, self.on_progress,
+                global_variations=self.config.global_variations,
                 barcode_meta_key=self._meta_key,
             )
         else:

@@ -10,6 +10,13 @@ any resend); stop the server; close the client and the database.
 Every HTTP exchange with the store passes through the observing transport
 of ``jobs.build_client``, so connectivity is judged from the real requests
 of every job.
+
+A user interface (the till screen, ``onetill.web``) is plugged in as a
+``ui`` factory that wraps the engine's ASGI app; the engine never imports
+it. With a ``ui``, the engine also runs before any store is connected: it
+serves the screen (whose connect form calls ``use_config``) and starts the
+sync machinery once a connection exists. ``use_config`` on a running
+engine swaps in new keys (a queue paused by rejected keys resumes).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from typing import Any
 import httpx2
 import uvicorn
 
-from onetill.config import Config, load_config
+from onetill.config import Config, NotConnectedError, load_config
 from onetill.engine.app import StatusHub, create_engine_app
 from onetill.engine.connectivity import ConnectivityMonitor
 from onetill.engine.jobs import SyncJobs, build_client
@@ -40,7 +47,7 @@ from onetill.engine.webhooks import WebhookReceiver
 from onetill.store import Database, open_database
 from onetill.woo import WooClient
 
-__all__ = ["Engine", "EngineSettings", "run_engine"]
+__all__ = ["Engine", "EngineSettings", "UiFactory", "run_engine"]
 
 log = logging.getLogger("onetill.engine")
 
@@ -60,11 +67,32 @@ class EngineSettings:
     outbox_poll_s: float = 1.0
     grace_s: float = 10.0
     request_timeout_s: float = 30.0
-    status_refresh_s: float = 2.0
+    status_refresh_s: float = 1.0  # the till screen's status bar is never older than this
     drain_batch_size: int = 10
     drain_settle_s: float = 30.0  # wait before looking up an order whose fate is unknown
     # A missing order whose fate was unknown is resent only once its send is this old.
     drain_min_resend_age_s: float = 120.0
+
+
+# Wraps the engine's app (status, stream, webhooks) in a user interface.
+UiFactory = Callable[["Engine", Any], Any]
+
+
+class _HandlerSlot:
+    """The webhook handler, once a store is connected (deliveries before that
+    are refused by the receiver for want of a secret)."""
+
+    def __init__(self) -> None:
+        self.handler: Any = None
+
+    async def product_changed(self, topic: str, data: dict[str, Any]) -> str:
+        return str(await self.handler.product_changed(topic, data))
+
+    async def product_deleted(self, product_id: int) -> str:
+        return str(await self.handler.product_deleted(product_id))
+
+    async def order_changed(self, topic: str, data: dict[str, Any]) -> str:
+        return str(await self.handler.order_changed(topic, data))
 
 
 class _Server(uvicorn.Server):
@@ -85,20 +113,37 @@ class Engine:
         config: Config | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
         on_secret: Callable[[str | None], None] | None = None,
+        ui: UiFactory | None = None,
     ) -> None:
         self.settings = settings
         self.home = settings.home
-        self.config = config or load_config(self.home)
+        if config is None:
+            try:
+                config = load_config(self.home)
+            except NotConnectedError:
+                if ui is None:
+                    raise
+                config = None  # first run: the till screen's connect form
+        self.config: Config | None = config
         self._transport = transport
         self._on_secret = on_secret
+        self._ui = ui
         self.url: str | None = None
         self.db: Database | None = None
         self.monitor: ConnectivityMonitor | None = None
         self.scheduler: Scheduler | None = None
         self.jobs: SyncJobs | None = None
         self.hub: StatusHub | None = None
+        self.client: WooClient | None = None
+        self._probe_client: WooClient | None = None
+        self._handler = _HandlerSlot()
+        self._app: Any = None
+        self.demo: Any = None  # the demo's store controls (onetill demo only)
         self._stop = asyncio.Event()
-        self._secret_cache: tuple[float, str | None] = (-1.0, self.config.webhook_secret)
+        self._connected = asyncio.Event()
+        self._secret_cache: tuple[float, str | None] = (
+            -1.0, config.webhook_secret if config else None,
+        )
         self.started = asyncio.Event()
 
     # -- control ---------------------------------------------------------------
@@ -113,16 +158,66 @@ class Engine:
         """A sale was committed in this process: upload it now."""
         if self.scheduler is not None:
             self.scheduler.wake_drain()
+        if self.hub is not None:
+            self.hub.changed()
+
+    @property
+    def connected(self) -> bool:
+        return self.config is not None
+
+    @property
+    def online(self) -> bool:
+        """Whether the store answers right now (card payments need it)."""
+        return self.monitor is not None and self.monitor.online
+
+    @property
+    def clock_skew_s(self) -> float:
+        """Store clock minus this machine's, from the last answer (0 when unknown)."""
+        skew = self.client.clock_skew_s if self.client is not None else None
+        return float(skew or 0.0)
+
+    async def use_config(self, config: Config) -> None:
+        """Use a connection saved by the till screen: the first one (start syncing)
+        or new keys for the same store (swap the clients, resume the queue)."""
+        if self._on_secret is not None:
+            self._on_secret(config.secret)
+            self._on_secret(config.webhook_secret)
+        if self.config is None or self.scheduler is None:
+            self.config = config
+            self._connected.set()
+            return
+        old = (self.client, self._probe_client)
+        self.config = config
+        self._make_clients()
+        assert self.jobs is not None and self.monitor is not None and self.client is not None
+        self.jobs.client = self._handler.handler.client = self.client
+        self.jobs.config = config
+        async with self.scheduler.job_lock:  # no job holds the old client any more
+            for client in old:
+                if client is not None:
+                    await client.aclose()
+        await self.monitor.probe_once()
+        self.scheduler.wake_drain()
+        if self.hub is not None:
+            self.hub.changed()
 
     # -- status ----------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         """The status model from the database, with the live connectivity on top."""
-        assert self.db is not None and self.monitor is not None
+        assert self.db is not None
         data = database_status(self.db)
-        data["state"] = str(self.monitor.state)
-        data["state_reason"] = self.monitor.reason
-        data["state_since"] = datetime.fromtimestamp(self.monitor.since, UTC).isoformat()
+        data["connected"] = self.config is not None
+        if self.monitor is None:
+            data["state"] = "offline"
+            data["state_reason"] = (
+                "no store connected yet" if self.config is None else "starting"
+            )
+            data["state_since"] = None
+        else:
+            data["state"] = str(self.monitor.state)
+            data["state_reason"] = self.monitor.reason
+            data["state_since"] = datetime.fromtimestamp(self.monitor.since, UTC).isoformat()
         data["engine"] = {
             "url": self.url,
             "running": self.scheduler.busy if self.scheduler else None,
@@ -140,6 +235,8 @@ class Engine:
         if mtime != self._secret_cache[0]:
             try:
                 secret = load_config(self.home).webhook_secret
+            except NotConnectedError:
+                secret = None
             except Exception:
                 log.exception("could not reload the webhook secret")
                 secret = self._secret_cache[1]
@@ -152,47 +249,21 @@ class Engine:
 
     async def run(self, ready: Callable[[str], None] | None = None) -> None:
         """Serve until ``request_stop()``; ``ready(url)`` is called once listening."""
-        from onetill.engine.apply import CatalogWebhookHandler
-
         s = self.settings
         # Bind first: a port in use is reported before anything is opened.
         sock = _bind(s.host, s.port)
         self.db = db = open_database(self.home)
-        monitor = self.monitor = ConnectivityMonitor(
-            self._probe,
-            probe_min_s=s.probe_min_s,
-            probe_max_s=s.probe_max_s,
-            idle_probe_s=s.idle_probe_s,
-        )
-        client = build_client(
-            self.config, observe=monitor.observe, transport=self._transport,
-            timeout=s.request_timeout_s,
-        )
-        self._probe_client = build_client(
-            self.config, observe=monitor.observe, transport=self._transport,
-            timeout=min(10.0, s.request_timeout_s), max_attempts=1,
-        )
-        self.jobs = jobs = SyncJobs(client, db, self.config, s)
         hub = self.hub = StatusHub(self.status, refresh_s=s.status_refresh_s)
-        scheduler = self.scheduler = Scheduler(
-            jobs, monitor,
-            delta_interval_s=s.delta_interval_s,
-            audit_interval_s=s.audit_interval_s,
-            outbox_poll_s=s.outbox_poll_s,
-            on_job_done=lambda _name: hub.changed(),
-        )
-        monitor.add_listener(lambda _old, _new: hub.changed())
         self._webhook_secret()
-        meta_key = self.config.extra.get("barcode_meta_key")
-        handler = CatalogWebhookHandler(
-            client, db, self.config.till_id, str(meta_key) if meta_key else None
-        )
         receiver = WebhookReceiver(
-            db, self._webhook_secret, handler,
+            db, self._webhook_secret, self._handler,
             on_applied=lambda _topic: hub.changed(),
-            on_deferred=lambda _topic: scheduler.wake_delta(),
+            on_deferred=lambda _topic: self.scheduler.wake_delta() if self.scheduler else None,
         )
         app = create_engine_app(receiver, hub)
+        if self._ui is not None:
+            app = self._ui(self, app)
+        self._app = app
         port = sock.getsockname()[1]
         self.url = f"http://{_url_host(s.host)}:{port}/"
         server = _Server(
@@ -202,9 +273,7 @@ class Engine:
             )
         )
         server_task = asyncio.create_task(server.serve(sockets=[sock]), name="onetill-http")
-        monitor_task = asyncio.create_task(monitor.run(), name="onetill-connectivity")
-        scheduler.start_fresh()
-        scheduler_task = asyncio.create_task(scheduler.run(), name="onetill-scheduler")
+        tasks: list[asyncio.Task[None]] = []
         try:
             for _ in range(1500):  # uvicorn has no "started" event; 30 s at most
                 if server.started or server_task.done():
@@ -214,65 +283,127 @@ class Engine:
                 server_task.result()  # raises what stopped it
                 raise RuntimeError("the HTTP server stopped during start-up")
             write_engine_info(self.home, self.url)
-            log.info("engine listening on %s (store %s)", self.url, self.config.url)
+            where = self.config.url if self.config else "none connected yet"
+            log.info("engine listening on %s (store %s)", self.url, where)
             if not _is_loopback(s.host):
                 log.warning(
-                    "listening on %s: the status API and the webhook receiver are reachable "
-                    "from the network (webhooks are verified; status is read-only)", s.host
+                    "listening on %s: reachable from the network (webhooks are verified%s)",
+                    s.host, "; the till screen needs the access token" if self._ui else "",
                 )
             self.started.set()
             if ready is not None:
                 ready(self.url)
             stop_wait = asyncio.create_task(self._stop.wait())
-            await asyncio.wait(
-                {stop_wait, server_task, scheduler_task}, return_when=asyncio.FIRST_COMPLETED
-            )
+            if self.config is None:
+                connected = asyncio.create_task(self._connected.wait())
+                await asyncio.wait(
+                    {stop_wait, server_task, connected}, return_when=asyncio.FIRST_COMPLETED
+                )
+                connected.cancel()
+            if not self._stop.is_set() and not server_task.done():
+                tasks = self._start_sync()
+                await asyncio.wait(
+                    {stop_wait, server_task, tasks[1]}, return_when=asyncio.FIRST_COMPLETED
+                )
             stop_wait.cancel()
         finally:
-            await self._shutdown(server, server_task, monitor_task, scheduler_task, client, sock)
+            await self._shutdown(server, server_task, tasks, sock)
+
+    def _make_clients(self) -> None:
+        assert self.config is not None and self.monitor is not None
+        s, monitor = self.settings, self.monitor
+        self.client = build_client(
+            self.config, observe=monitor.observe, transport=self._transport,
+            timeout=s.request_timeout_s,
+        )
+        self._probe_client = build_client(
+            self.config, observe=monitor.observe, transport=self._transport,
+            timeout=min(10.0, s.request_timeout_s), max_attempts=1,
+        )
+
+    def _start_sync(self) -> list[asyncio.Task[None]]:
+        """Connectivity monitor, clients, jobs and scheduler for the connected store."""
+        from onetill.engine.apply import CatalogWebhookHandler
+
+        assert self.config is not None and self.db is not None and self.hub is not None
+        s, hub, config = self.settings, self.hub, self.config
+        monitor = self.monitor = ConnectivityMonitor(
+            self._probe,
+            probe_min_s=s.probe_min_s,
+            probe_max_s=s.probe_max_s,
+            idle_probe_s=s.idle_probe_s,
+        )
+        self._make_clients()
+        assert self.client is not None
+        self.jobs = jobs = SyncJobs(
+            self.client, self.db, config, s, on_progress=lambda _event: hub.changed()
+        )
+        scheduler = self.scheduler = Scheduler(
+            jobs, monitor,
+            delta_interval_s=s.delta_interval_s,
+            audit_interval_s=s.audit_interval_s,
+            outbox_poll_s=s.outbox_poll_s,
+            on_job_done=lambda _name: hub.changed(),
+        )
+        monitor.add_listener(lambda _old, _new: hub.changed())
+        meta_key = config.extra.get("barcode_meta_key")
+        self._handler.handler = CatalogWebhookHandler(
+            self.client, self.db, config.till_id, str(meta_key) if meta_key else None
+        )
+        monitor_task = asyncio.create_task(monitor.run(), name="onetill-connectivity")
+        scheduler.start_fresh()
+        scheduler_task = asyncio.create_task(scheduler.run(), name="onetill-scheduler")
+        hub.changed()
+        return [monitor_task, scheduler_task]
 
     async def _shutdown(
         self,
         server: _Server,
         server_task: asyncio.Task[None],
-        monitor_task: asyncio.Task[None],
-        scheduler_task: asyncio.Task[None],
-        client: WooClient,
+        tasks: list[asyncio.Task[None]],
         sock: socket.socket,
     ) -> None:
-        assert self.scheduler is not None and self.hub is not None and self.db is not None
+        assert self.hub is not None and self.db is not None
         started = time.monotonic()
-        self.scheduler.stop()
-        busy = self.scheduler.busy
-        try:
-            await asyncio.wait_for(asyncio.shield(scheduler_task), self.settings.grace_s)
-        except TimeoutError:
-            log.warning(
-                "%s still running after %.0f s: abandoning it; an order left in flight is "
-                "looked up by its UUID on the next start", busy, self.settings.grace_s,
-            )
-            scheduler_task.cancel()
-        except Exception:
-            log.exception("the scheduler failed")
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await scheduler_task
-        monitor_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await monitor_task
+        if self.scheduler is not None and tasks:
+            monitor_task, scheduler_task = tasks
+            self.scheduler.stop()
+            busy = self.scheduler.busy
+            try:
+                await asyncio.wait_for(asyncio.shield(scheduler_task), self.settings.grace_s)
+            except TimeoutError:
+                log.warning(
+                    "%s still running after %.0f s: abandoning it; an order left in flight is "
+                    "looked up by its UUID on the next start", busy, self.settings.grace_s,
+                )
+                scheduler_task.cancel()
+            except Exception:
+                log.exception("the scheduler failed")
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await scheduler_task
+            monitor_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await monitor_task
         self.hub.close()
         server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await asyncio.wait_for(server_task, 5.0)
         with contextlib.suppress(OSError):
             sock.close()
-        await client.aclose()
-        await self._probe_client.aclose()
+        for client in (self.client, self._probe_client):
+            if client is not None:
+                await client.aclose()
         clear_engine_info(self.home)
+        closer = getattr(self._app, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()
         self.db.close()
         log.info("engine stopped cleanly in %.1f s", time.monotonic() - started)
 
     async def _probe(self) -> object:
         # Authenticated and tiny: proves the network, the store and the keys.
+        assert self._probe_client is not None
         return await self._probe_client.get("products", {"per_page": 1, "_fields": "id"})
 
 
@@ -321,23 +452,32 @@ def run_engine(
     *,
     log_json: bool = False,
     ready: Callable[[str], None] | None = None,
+    ui: UiFactory | None = None,
 ) -> None:
     """``onetill run``: lock the home, set up logging, serve until SIGTERM/SIGINT.
 
     Raises ``LockHeldError`` when another engine runs for the same home and
-    ``NotConnectedError`` when no store is connected.
+    ``NotConnectedError`` when no store is connected and there is no ``ui``
+    whose connect form could connect one.
     """
     from onetill.engine.lock import acquire_lock
     from onetill.engine.logs import setup_logging
 
     redactor = setup_logging(json_lines=log_json)
     with acquire_lock(settings.home):
-        config = load_config(settings.home)
-        redactor.add_secret(config.secret)
-        redactor.add_secret(config.webhook_secret)
+        config: Config | None
+        try:
+            config = load_config(settings.home)
+        except NotConnectedError:
+            if ui is None:
+                raise
+            config = None
+        if config is not None:
+            redactor.add_secret(config.secret)
+            redactor.add_secret(config.webhook_secret)
 
         async def main() -> None:
-            engine = Engine(settings, config=config, on_secret=redactor.add_secret)
+            engine = Engine(settings, config=config, on_secret=redactor.add_secret, ui=ui)
             install_signal_handlers(engine)
             await engine.run(ready=ready)
 

@@ -118,6 +118,11 @@ class Scheduler:
             self._drain_wake.set()
 
     @property
+    def job_lock(self) -> asyncio.Lock:
+        """Held while a job runs: take it to change what the jobs use (the client)."""
+        return self._job_lock
+
+    @property
     def busy(self) -> str | None:
         """The job running now, if any."""
         return self._busy

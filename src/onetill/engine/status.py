@@ -85,8 +85,14 @@ def read_status(home: Path, timeout: float = 2.0) -> dict[str, Any]:
     if url is not None:
         import httpx2
 
+        from onetill.config import read_ui_token
+
+        token = read_ui_token(home)  # needed when the engine listens beyond loopback
+        headers = {"authorization": f"Bearer {token}"} if token else {}
         try:
-            response = httpx2.get(url.rstrip("/") + "/api/status", timeout=timeout, trust_env=False)
+            response = httpx2.get(
+                url.rstrip("/") + "/api/status", timeout=timeout, trust_env=False, headers=headers
+            )
             if response.status_code == 200:
                 data = response.json()
                 if isinstance(data, dict):
