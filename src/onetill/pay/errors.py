@@ -73,6 +73,12 @@ class StripeAPIError(StripeError):
         self.retry_hint = retry_hint  # Stripe-Should-Retry, when Stripe said
         self.body = body or {}
 
+    def param_error(self) -> str | None:
+        """The parameter Stripe named as wrong, if any."""
+        err = self.body.get("error")
+        param = err.get("param") if isinstance(err, dict) else None
+        return str(param) if param else None
+
 
 class StripeAuthError(StripeAPIError):
     """The secret key was refused."""

@@ -339,8 +339,12 @@ class CardPayments:
             return self._update(p, state="processing", reader_text="the bank is answering")
         code, decline, message = intent_failure(intent)
         if action is not None and action.get("status") == "failed":
-            code = code or action.get("failure_code")
-            message = message or str(action.get("failure_message") or "")
+            # The reader's action is this hand-off's outcome; the intent's
+            # last_payment_error may be an earlier card's decline.
+            failed = str(action.get("failure_code") or "") or None
+            if failed != code:
+                code, decline = failed, None
+                message = str(action.get("failure_message") or "")
         if code is None and status in CHARGEABLE and p.failure_code is None:
             code = "action_gone"
         if code is None:
