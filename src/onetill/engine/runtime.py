@@ -192,7 +192,7 @@ class Engine:
             on_applied=lambda _topic: hub.changed(),
             on_deferred=lambda _topic: scheduler.wake_delta(),
         )
-        app = create_engine_app(receiver, hub)
+        app = create_engine_app(receiver, hub, self._stripe_receiver(db))
         port = sock.getsockname()[1]
         self.url = f"http://{_url_host(s.host)}:{port}/"
         server = _Server(
@@ -271,6 +271,24 @@ class Engine:
         self.db.close()
         log.info("engine stopped cleanly in %.1f s", time.monotonic() - started)
 
+    def _stripe_receiver(self, db: Database) -> Any:
+        """Stripe's webhooks, when card payments are set up (the secret is re-read
+        on each delivery: `onetill stripe webhook` may set it while we run)."""
+        from onetill.config import NotConnectedError, load_stripe
+
+        home = self.home
+
+        def receive(body: bytes, signature: str | None) -> tuple[int, str]:
+            from onetill.pay.events import receive_event
+
+            try:
+                secret = load_stripe(home).webhook_secret
+            except NotConnectedError:
+                return 400, "card payments are not set up"
+            return receive_event(db, body, signature, secret)
+
+        return receive
+
     async def _probe(self) -> object:
         # Authenticated and tiny: proves the network, the store and the keys.
         return await self._probe_client.get("products", {"per_page": 1, "_fields": "id"})
@@ -316,6 +334,18 @@ def install_signal_handlers(engine: Engine) -> None:
 
 
 
+def _redact_stripe(home: Path, redactor: Any) -> None:
+    """The Stripe key and webhook secret, if card payments are set up, never reach a log."""
+    from onetill.config import NotConnectedError, load_stripe
+
+    try:
+        stripe = load_stripe(home)
+    except NotConnectedError:
+        return
+    redactor.add_secret(stripe.key)
+    redactor.add_secret(stripe.webhook_secret)
+
+
 def run_engine(
     settings: EngineSettings,
     *,
@@ -335,6 +365,7 @@ def run_engine(
         config = load_config(settings.home)
         redactor.add_secret(config.secret)
         redactor.add_secret(config.webhook_secret)
+        _redact_stripe(settings.home, redactor)
 
         async def main() -> None:
             engine = Engine(settings, config=config, on_secret=redactor.add_secret)
