@@ -92,6 +92,7 @@ def payment_intent(
         "last_payment_error": None,
         "latest_charge": None,
         "livemode": False,
+        "managed_payments": {"enabled": False},
         "metadata": dict(params.get("metadata") or {}),
         "next_action": None,
         "on_behalf_of": None,
