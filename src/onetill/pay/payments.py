@@ -233,10 +233,10 @@ class CardPayments:
                 p, started = self._hand_off(p)
                 if not started:
                     return _result(p)
-                if test_card and number is not None:
-                    p = self._present(p, number)
-                    if p.state != "processing":
-                        return _result(p)
+            if number is not None:  # a simulated reader: tap the test card
+                p = self._present(p, number)
+                if p.state != "processing":
+                    return _result(p)
             from onetill.pay.waiting import wait_for_reader
 
             return wait_for_reader(self, p, cancel)
