@@ -162,11 +162,15 @@ def test_kill_9_at_every_step_leaves_one_sale_and_one_order_per_charged_intent(
         if step == "random":
             time.sleep(rng.uniform(0.4, 1.3))
         else:
-            if step == "uploading the order":
-                arrived = lambda: _orders(home) > before  # noqa: E731
-            else:
-                arrived = lambda op=op, before=before: _stat(stripe_api, op) > before  # noqa: E731
-            assert _wait_until(lambda: arrived() or proc.poll() is not None), step
+            def arrived(step: str = step, op: str = op, before: int = before,
+                        proc: Any = proc) -> bool:
+                if proc.poll() is not None:
+                    return True
+                if step == "uploading the order":
+                    return _orders(home) > before
+                return _stat(stripe_api, op) > before
+
+            assert _wait_until(arrived), step
             time.sleep(0.3 if step == "uploading the order" else 0.05)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
