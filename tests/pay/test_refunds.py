@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid as _uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -157,11 +157,12 @@ async def test_a_refund_waits_for_its_sale_to_reach_the_store(rig: Rig) -> None:
     sale = sell(rig.db, "SIMPLE-032")
     order = get_order(rig.db.conn, sale.uuid)
     record = _refund(rig, order, stripe=False)
-    rig.faults.add("POST /orders*:status=503@nth=1")
-    await drain(rig.client, rig.db, settle_s=0, rng=ZeroJitter())  # the order's fate unknown
-    assert get_order(rig.db.conn, sale.uuid).state == "in_flight"
+    rig.faults.add("POST /orders*:status=503,retry_after=5@nth=1")
+    await drain(rig.client, rig.db, settle_s=0, rng=ZeroJitter())  # the order must wait
+    assert get_order(rig.db.conn, sale.uuid).state == "pending_sync"
     assert get_refund(rig.db.conn, record.uuid).state == "pending_sync"
-    await drain(rig.client, rig.db, settle_s=0, min_resend_age_s=0, rng=ZeroJitter())
+    later = datetime.now(UTC) + timedelta(seconds=60)
+    await drain(rig.client, rig.db, settle_s=0, rng=ZeroJitter(), clock=lambda: later)
     order = get_order(rig.db.conn, sale.uuid)
     assert get_refund(rig.db.conn, record.uuid).state == "synced"
     assert len(_store_refunds(rig, int(order.remote_id))) == 1
