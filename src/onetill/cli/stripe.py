@@ -256,9 +256,13 @@ def payments(ctx: click.Context, home: Path | None, as_json: bool) -> None:
 
 
 def card_payments(home: Path, db: Any, till_id: str, **kw: Any) -> Any:
+    from onetill.engine.status import engine_url
     from onetill.pay import connect_payments
 
-    return connect_payments(db, stripe_settings(home), till_id=till_id, **kw)
+    settings = stripe_settings(home)
+    # Stripe's webhooks reach the engine, which stores them where this process looks.
+    webhooks = bool(settings.webhook_secret) and engine_url(home) is not None
+    return connect_payments(db, settings, till_id=till_id, webhooks=webhooks, **kw)
 
 
 @payments.command("recover")
