@@ -223,11 +223,13 @@ class Engine:
             self.started.set()
             if ready is not None:
                 ready(self.url)
+            recovery = asyncio.create_task(self._recover_card_payments(), name="onetill-cards")
             stop_wait = asyncio.create_task(self._stop.wait())
             await asyncio.wait(
                 {stop_wait, server_task, scheduler_task}, return_when=asyncio.FIRST_COMPLETED
             )
             stop_wait.cancel()
+            recovery.cancel()
         finally:
             await self._shutdown(server, server_task, monitor_task, scheduler_task, client, sock)
 
@@ -270,6 +272,37 @@ class Engine:
         clear_engine_info(self.home)
         self.db.close()
         log.info("engine stopped cleanly in %.1f s", time.monotonic() - started)
+
+    async def _recover_card_payments(self) -> None:
+        """Card payments a crash left open: ask Stripe once at start, record what was paid."""
+        from onetill.config import NotConnectedError, load_stripe
+
+        try:
+            cfg = load_stripe(self.home)
+        except NotConnectedError:
+            return
+
+        def work() -> list[Any]:
+            from onetill.pay import StripeSettings, connect_payments
+
+            settings = StripeSettings(key=cfg.key, api_base=cfg.api_base, reader=cfg.reader)
+            with open_database(self.home) as db:
+                payments = connect_payments(db, settings, till_id=self.config.till_id)
+                try:
+                    return payments.recover()
+                finally:
+                    payments.gateway.close()
+
+        try:
+            results = await asyncio.to_thread(work)
+        except Exception as exc:  # the next card sale or `onetill payments recover` retries
+            log.warning("card payments left open could not be checked: %s", exc)
+            return
+        for result in results:
+            log.info("card payment %s (sale %s) after restart: %s", result.payment_id,
+                     result.sale_uuid, result.state)  # fmt: skip
+        if any(r.paid for r in results):
+            self.notify_sale()
 
     def _stripe_receiver(self, db: Database) -> Any:
         """Stripe's webhooks, when card payments are set up (the secret is re-read

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
-from onetill.pay.errors import PayError
+from onetill.pay import reasons
+from onetill.pay.errors import PayError, StripeAPIError, StripeUnreachableError
 from onetill.pay.payments import CardPayments, PaymentResult
 from onetill.store.order_records import NewLine, NewOrder
 
@@ -22,12 +24,50 @@ __all__ = ["PaymentService"]
 log = logging.getLogger("onetill.pay")
 
 
+AVAILABILITY_TTL_S = 15.0
+
+
 class PaymentService:
-    def __init__(self, payments: CardPayments, *, test_card: str | None = None) -> None:
+    def __init__(
+        self,
+        payments: CardPayments,
+        *,
+        test_card: str | None = None,
+        availability_ttl_s: float = AVAILABILITY_TTL_S,
+    ) -> None:
         self.payments = payments
+        self.availability_ttl_s = availability_ttl_s
         self.test_card = test_card
         self._threads: dict[str, threading.Thread] = {}
         self._errors: dict[str, str] = {}
+        self._available: tuple[float, dict[str, Any]] | None = None
+
+    def availability(self) -> dict[str, Any]:
+        """Whether the Card button works now, and if not why (a reader read per 15 s at most).
+
+        Server-driven Terminal has no offline mode: no Stripe, no card.
+        """
+        now = time.monotonic()
+        if self._available is not None and now - self._available[0] < self.availability_ttl_s:
+            return self._available[1]
+        reader_id = self.payments.reader_id
+        out: dict[str, Any] = {"available": False, "reason": "", "reader": reader_id}
+        if not reader_id:
+            out["reason"] = "no card reader is chosen (`onetill readers use tmr_...`)"
+        else:
+            try:
+                reader = self.payments.gateway.retrieve_reader(reader_id, budget_s=3.0)
+            except StripeUnreachableError:
+                out["reason"] = reasons.STRIPE_UNREACHABLE
+            except StripeAPIError as exc:
+                out["reason"] = reasons.reason_for(exc.code, None, exc.message)
+            else:
+                if reader.get("status") == "offline":
+                    out["reason"] = reasons.reason_for("terminal_reader_offline")
+                else:
+                    out.update(available=True, label=reader.get("label"))
+        self._available = (now, out)
+        return out
 
     def start(self, order: NewOrder, lines: list[NewLine]) -> dict[str, Any]:
         """Store the attempt and start taking the payment; returns its status at once."""
