@@ -80,6 +80,8 @@ def test_card_commands_end_to_end_without_leaking_the_key(
     registered = run("readers", "register", "puppies-plug-could", "--label", "Front till")
     assert "stripe_s710" in registered.stdout
     run("readers", "register", "not a code", "--label", "x", ok=False)
+    simulated = run("readers", "simulate")
+    assert "simulated_stripe_s710" in simulated.stdout and "in use" not in simulated.stdout
 
     engine = subprocess.Popen(
         [sys.executable, "-m", "onetill", "run", "--home", str(home), "--port", "0",

@@ -219,3 +219,21 @@ def test_fault_specs_are_checked() -> None:
     assert parse_faults("GET /v1/terminal/readers/*:commit_slow=2@first=3")[0].first == 3
     with pytest.raises(FaultError, match="unknown action"):
         parse_faults("GET /v1/x:explode")
+
+
+def test_manual_capture_waits_for_capture(account: RunningStripeSandbox) -> None:
+    """capture_method=manual: the card is authorised (requires_capture) until captured."""
+    rid = account.reader_id
+    with _api(account) as c:
+        pi = c.post("/v1/payment_intents", data={
+            "amount": "2000", "currency": "usd", "payment_method_types[]": "card_present",
+            "capture_method": "manual"}).json()  # fmt: skip
+        c.post(f"/v1/terminal/readers/{rid}/process_payment_intent",
+               data={"payment_intent": pi["id"]})  # fmt: skip
+        c.post(f"/v1/test_helpers/terminal/readers/{rid}/present_payment_method", data=CARD)
+        held = c.get(f"/v1/payment_intents/{pi['id']}").json()
+        captured = c.post(f"/v1/payment_intents/{pi['id']}/capture").json()
+        twice = c.post(f"/v1/payment_intents/{pi['id']}/capture")
+    assert held["status"] == "requires_capture" and held["amount_capturable"] == 2000
+    assert captured["status"] == "succeeded" and captured["amount_received"] == 2000
+    assert twice.json()["error"]["code"] == "payment_intent_unexpected_state"
