@@ -154,10 +154,13 @@ def test_reader_offline_and_busy_are_refused_with_their_reason(
     other.till_id = "till-other"
     rival = priced(db, "SIMPLE-032")
     rival_attempt, _ = other.begin(rival.order, rival.lines)
-    threading.Thread(target=other.pay, args=(rival_attempt.id,), daemon=True).start()
+    rival_thread = threading.Thread(target=other.pay, args=(rival_attempt.id,), daemon=True)
+    rival_thread.start()
     _wait_for(lambda: other.get(rival_attempt.id).state == "processing")
     busy = payments.pay(attempt.id, test_card="success")
     other.request_cancel(rival_attempt.id)
+    rival_thread.join(10)
+    assert not rival_thread.is_alive()
     assert offline.failure_code == "terminal_reader_offline" and "offline" in offline.reason
     assert busy.failure_code == "terminal_reader_busy" and "busy" in busy.reason
     assert order_count(db) == 0
