@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import stripe
@@ -24,6 +24,7 @@ __all__ = ["WATCHED_EVENTS", "receive_event"]
 
 log = logging.getLogger("onetill.pay.webhooks")
 
+KEEP_EVENTS_DAYS = 7
 WATCHED_EVENTS = [
     "terminal.reader.action_succeeded",
     "terminal.reader.action_failed",
@@ -65,6 +66,9 @@ def receive_event(
             " VALUES (?, ?, ?, ?, ?)",
             (event_id, kind, reader_id, intent_id, format_ts(datetime.now(UTC))),
         )
+        # Bounded history: Stripe stops retrying an event after three days.
+        cutoff = format_ts(datetime.now(UTC) - timedelta(days=KEEP_EVENTS_DAYS))
+        conn.execute("DELETE FROM stripe_events WHERE received_at < ?", (cutoff,))
     if cur.rowcount == 0:
         return 200, "duplicate"
     log.info("Stripe event %s %s (reader %s, intent %s)", event_id, kind, reader_id, intent_id)
