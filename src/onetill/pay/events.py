@@ -25,6 +25,7 @@ __all__ = ["WATCHED_EVENTS", "receive_event"]
 log = logging.getLogger("onetill.pay.webhooks")
 
 KEEP_EVENTS_DAYS = 7
+TOLERANCE_S = stripe.Webhook.DEFAULT_TOLERANCE  # 5 minutes, as Stripe recommends
 WATCHED_EVENTS = [
     "terminal.reader.action_succeeded",
     "terminal.reader.action_failed",
@@ -41,7 +42,11 @@ def receive_event(
     if not secret:
         return 400, "no Stripe webhook secret configured"
     try:
-        stripe.WebhookSignature.verify_header(body.decode("utf-8"), signature or "", secret)
+        # The library checks the timestamp only when given a tolerance: without
+        # it, a captured delivery could be replayed for ever.
+        stripe.WebhookSignature.verify_header(
+            body.decode("utf-8"), signature or "", secret, tolerance=TOLERANCE_S
+        )
     except (stripe.SignatureVerificationError, UnicodeDecodeError):
         log.warning("Stripe webhook refused: bad or missing Stripe-Signature")
         return 400, "invalid signature"
