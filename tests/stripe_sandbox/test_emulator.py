@@ -50,7 +50,7 @@ def test_objects_have_every_field_of_stripes_published_examples(
     account: RunningStripeSandbox,
 ) -> None:
     """PaymentIntent, charge, refund, reader, location and event carry the fixtures' fields."""
-    shapes = load_fixture("stripe-objects.json")
+    shapes = load_fixture("stripe/objects.json")
     with _api(account) as c:
         pi = _intent(c).json()
         rdr = c.post(f"/v1/terminal/readers/{account.reader_id}/process_payment_intent",
