@@ -15,7 +15,8 @@ ORDERS = "/wp-json/wc/v3/orders"
 
 
 def _store() -> SandboxStore:
-    return SandboxStore.from_config(SandboxConfig(store_dir=RECORDED_STORE), clock=Clock(1_796_000_000.0))
+    config = SandboxConfig(store_dir=RECORDED_STORE)
+    return SandboxStore.from_config(config, clock=Clock(1_796_000_000.0))
 
 
 async def test_refund_without_api_refund_false_needs_a_gateway() -> None:
