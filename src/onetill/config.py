@@ -20,10 +20,13 @@ __all__ = [
     "UI_TOKEN_FILENAME",
     "Config",
     "NotConnectedError",
+    "StripeConfig",
     "home_dir",
     "load_config",
+    "load_stripe",
     "read_ui_token",
     "save_config",
+    "save_stripe",
     "ui_token",
 ]
 
@@ -208,3 +211,87 @@ def ui_token(home: Path, *, rotate: bool = False) -> str:
     token = "-".join(raw[i : i + 4] for i in range(0, 20, 4))
     _write_private(home / UI_TOKEN_FILENAME, token)
     return token
+
+
+# --- Stripe (card payments) --------------------------------------------------
+# Kept apart from the store connection: `onetill connect` rewrites config.json
+# and secrets.json, and must not lose the card setup (nor the reverse).
+
+_STRIPE_FILE = "stripe.json"
+_STRIPE_SECRETS = "stripe-secrets.json"
+
+
+@dataclass
+class StripeConfig:
+    """The Stripe account and reader of this till. Secrets stay out of ``repr``."""
+
+    key: str = field(repr=False)
+    api_base: str = "https://api.stripe.com"
+    location: str | None = None
+    reader: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_endpoint: str | None = None
+
+    @property
+    def key_hint(self) -> str:
+        """The key as Stripe's dashboard shows it: mode and last four characters."""
+        mode = "test" if "_test_" in self.key else "live"
+        return f"{self.key[:3]}{mode}_...{self.key[-4:]}"
+
+
+def save_stripe(home: Path, config: StripeConfig) -> str:
+    """Save the Stripe setup; the key (and webhook secret) go to the keyring or a 0600 file."""
+    values = {"key": config.key, "webhook_secret": config.webhook_secret}
+    where = "file"
+    kr = _keyring()
+    if kr is not None:
+        try:
+            for name, value in values.items():
+                if value is not None:
+                    account = f"{home}:stripe:{name}"
+                    kr.set_password(_KEYRING_SERVICE, account, value)
+                    if kr.get_password(_KEYRING_SERVICE, account) != value:
+                        raise RuntimeError("keyring did not keep the secret")
+            where = "keyring"
+        except Exception:
+            where = "file"
+    if where == "file":
+        clean = {k: v for k, v in values.items() if v is not None}
+        _write_private(home / _STRIPE_SECRETS, json.dumps(clean))
+    public = {k: v for k, v in asdict(config).items() if k not in values}
+    public["secret_store"] = where
+    _write_private(home / _STRIPE_FILE, json.dumps(public, indent=2, sort_keys=True))
+    return where
+
+
+def load_stripe(home: Path) -> StripeConfig:
+    """The saved Stripe setup; raises NotConnectedError saying what to run."""
+    path = home / _STRIPE_FILE
+    if not path.exists():
+        raise NotConnectedError(
+            f"card payments are not set up in {home}: run "
+            "`onetill stripe connect --key sk_...` first"
+        )
+    data = json.loads(path.read_text(encoding="utf-8"))
+    where = data.pop("secret_store", "file")
+    found: dict[str, str] = {}
+    if where == "keyring":
+        kr = _keyring()
+        if kr is None:
+            raise NotConnectedError(
+                "the Stripe key is in an OS keyring that is not available now; run "
+                "`onetill stripe connect` again"
+            )
+        for name in ("key", "webhook_secret"):
+            value = kr.get_password(_KEYRING_SERVICE, f"{home}:stripe:{name}")
+            if value is not None:
+                found[name] = value
+    elif (home / _STRIPE_SECRETS).exists():
+        found = json.loads((home / _STRIPE_SECRETS).read_text(encoding="utf-8"))
+    if "key" not in found:
+        raise NotConnectedError("the Stripe key is missing; run `onetill stripe connect` again")
+    known = {f for f in StripeConfig.__dataclass_fields__} - {"key", "webhook_secret"}
+    return StripeConfig(
+        key=found["key"], webhook_secret=found.get("webhook_secret"),
+        **{k: v for k, v in data.items() if k in known},
+    )  # fmt: skip

@@ -171,7 +171,9 @@ async def test_refund_amounts_use_the_price_decimals() -> None:
     store = _store(woocommerce_price_num_decimals="0")
     async with store_client(store) as c:
         body = await _create(c, _line("50"))
-        r = await c.post(f"{ORDERS}/{body['id']}/refunds", json={"amount": "10"})
+        r = await c.post(
+            f"{ORDERS}/{body['id']}/refunds", json={"amount": "10", "api_refund": False}
+        )
         assert r.status_code == 201, r.text
         order = (await c.get(f"{ORDERS}/{body['id']}")).json()
     assert r.json()["amount"] == "10"

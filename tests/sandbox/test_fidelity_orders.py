@@ -247,7 +247,9 @@ async def test_partial_refund_keeps_the_status_and_after_is_strict() -> None:
         first = await _order(c, status="completed", line_items=[{"product_id": 40, "quantity": 2}])
         clock.advance(1)
         second = await _order(c, status="completed", line_items=[{"product_id": 41, "quantity": 1}])
-        r = await c.post(f"{ORDERS}/{first['id']}/refunds", json={"amount": "1.00"})
+        r = await c.post(
+            f"{ORDERS}/{first['id']}/refunds", json={"amount": "1.00", "api_refund": False}
+        )
         after = await c.get(
             ORDERS, params={"after": first["date_created_gmt"], "dates_are_gmt": "true"}
         )

@@ -35,6 +35,15 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "webhooks": ("onetill.cli.engine", "webhooks", "Register or inspect the store's webhooks."),
     "demo": ("onetill.cli.engine", "demo", "Sandbox store + engine in one go."),
     "sandbox": ("onetill.cli.sandbox", "sandbox", "Run an emulated WooCommerce store."),
+    "stripe": ("onetill.cli.stripe", "stripe_group", "Connect a Stripe account for card payments."),
+    "readers": ("onetill.cli.stripe", "readers", "List, register, simulate or choose readers."),
+    "payments": ("onetill.cli.stripe", "payments", "Card payments: resume, cancel, recover."),
+    "refund": ("onetill.cli.refunds", "refund", "Refund a sale: Stripe, then the store."),
+    "stripe-sandbox": (
+        "onetill.cli.stripe_sandbox",
+        "stripe_sandbox",
+        "Run an emulated Stripe API.",
+    ),
 }
 
 

@@ -127,6 +127,9 @@ def _parse_items(items: Sequence[str]) -> list[tuple[str, int]]:
 @click.option("--last4", default="", help="Card's last four digits.")
 @click.option("--json", "as_json", is_flag=True, help="Print uuid, total, change, state as JSON.")
 @click.option("--offline", is_flag=True, help="Do not contact the store (record only).")
+@click.option("--test-card", default=None, metavar="NAME",
+              help="Card on a simulated reader: the till presents this test card itself "
+              "(success, declined, insufficient_funds, timeout, ...).")
 def sell(
     home: Path | None,
     items: tuple[str, ...],
@@ -137,12 +140,17 @@ def sell(
     last4: str,
     as_json: bool,
     offline: bool,
+    test_card: str | None,
 ) -> None:
-    """Record a sale exactly as the till screen does, then upload it when online."""
+    """Record a sale exactly as the till screen does, then upload it when online.
+
+    ``--pay card`` takes the payment on the till's Stripe reader (see
+    ``onetill stripe connect``); with ``--txn`` it records a card payment
+    taken on another terminal instead.
+    """
     from onetill.pos.cart import Cart
     from onetill.pos.sale import record_sale
     from onetill.pos.tender import Payment, parse_amount
-    from onetill.store.orders import get_order
 
     home_path = home_dir(home)
     cfg = _config(home_path)
@@ -155,8 +163,20 @@ def sell(
             amount = parse_amount(tendered) if tendered is not None else None
         except ValueError as exc:  # CartError, TenderError, PriceError, bad store settings
             raise click.ClickException(f"{exc}; nothing was recorded") from None
-        online = False if offline else asyncio.run(_probe(cfg))
         methods = _payment_methods(cfg)
+        if pay == "card" and not txn:
+            if offline:
+                raise click.ClickException(
+                    "a card payment on the reader needs the internet; take cash with --offline"
+                )
+            paid_uuid = _card_sale(home_path, cfg, db, cart, methods, test_card)
+            online = asyncio.run(_probe(cfg))
+            _upload(db, cfg, online)
+            _report(db, paid_uuid, as_json, "card")
+            return
+        if test_card:
+            raise click.UsageError("--test-card goes with --pay card (and no --txn)")
+        online = False if offline else asyncio.run(_probe(cfg))
         try:
             sale = record_sale(
                 db,
@@ -171,34 +191,101 @@ def sell(
             raise click.ClickException(f"{exc}; nothing was recorded") from None
         for warning in sale.warnings:
             click.echo(f"warning: {warning}", err=True)
-        if online:
-            # The sale is committed: from here on nothing may make `sell` look
-            # failed, or the cashier sells again and the customer pays twice.
-            try:
-                report = asyncio.run(_drain(db, cfg))
-            except Exception as exc:  # reported below; `onetill drain` retries
-                click.echo(
-                    f"warning: the sale is recorded, but uploading it failed ({exc}); "
-                    "`onetill drain` will try again",
-                    err=True,
-                )
-            else:
-                for error in report.errors:
-                    click.echo(f"warning: {error}", err=True)
-        state = get_order(db.conn, sale.uuid, with_lines=False).state
+        _upload(db, cfg, online)
+        _report(db, sale.uuid, as_json, pay)
+
+
+def _upload(db: Database, cfg: Config, online: bool) -> None:
+    if not online:
+        return
+    # The sale is committed: from here on nothing may make `sell` look
+    # failed, or the cashier sells again and the customer pays twice.
+    try:
+        report = asyncio.run(_drain(db, cfg))
+    except Exception as exc:  # reported below; `onetill drain` retries
+        click.echo(
+            f"warning: the sale is recorded, but uploading it failed ({exc}); "
+            "`onetill drain` will try again",
+            err=True,
+        )
+    else:
+        for error in report.errors:
+            click.echo(f"warning: {error}", err=True)
+
+
+def _report(db: Database, uuid: str, as_json: bool, pay: str) -> None:
+    from onetill.store.orders import get_order
+
+    order = get_order(db.conn, uuid, with_lines=False)
     result = {
-        "uuid": sale.uuid,
-        "total": str(sale.total),
-        "change": str(sale.change),
-        "state": state,
+        "uuid": order.uuid,
+        "total": order.total,
+        "change": order.change or "0",
+        "state": order.state,
     }
+    if order.transaction_id:
+        result.update({"transaction_id": order.transaction_id, "charge_id": order.charge_id,
+                       "card_brand": order.card_brand, "card_last4": order.card_last4})
     if as_json:
         click.echo(json.dumps(result))
-    else:
-        click.echo(f"paid     {sale.total} ({pay})")
-        if pay == "cash":
-            click.echo(f"change   {sale.change}")
-        click.echo(f"order    {sale.uuid}  {state}")
+        return
+    card = " ".join(x for x in (order.card_brand, order.card_last4 and "•••• " + order.card_last4)
+                    if x)  # fmt: skip
+    click.echo(f"paid     {order.total} ({pay}{' ' + card if card else ''})")
+    if pay == "cash":
+        click.echo(f"change   {order.change}")
+    click.echo(f"order    {order.uuid}  {order.state}")
+
+
+def _card_sale(
+    home: Path, cfg: Config, db: Database, cart: Any, methods: Any, test_card: str | None
+) -> str:
+    """Take the card payment on the reader; the paid sale's UUID (ClickException if not paid)."""
+    from onetill.cli.stripe import card_payments, fail
+    from onetill.pay import PayError, describe
+    from onetill.pos.sale import prepare_sale
+    from onetill.pos.tender import Payment
+
+    try:
+        prepared = prepare_sale(
+            db, cart, Payment("card"), till_id=cfg.till_id, online=True,
+            out_of_stock=_setting(cfg, "out_of_stock", "warn"), methods=methods,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise click.ClickException(f"{exc}; nothing was recorded") from None
+    for warning in prepared.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    shown: list[str] = []
+
+    def show(p: Any) -> None:
+        if p.reader_text and p.reader_text not in shown[-1:]:
+            shown.append(p.reader_text)
+            click.echo(f"reader: {p.reader_text}", err=True)
+
+    payments = card_payments(home, db, cfg.till_id,
+                             wait_s=float(_setting(cfg, "card_wait_s", 180.0)))  # fmt: skip
+    payments.on_update = show
+    try:
+        attempt, settled = payments.begin(prepared.order, prepared.lines)
+        for earlier in settled:
+            note = ("was paid: its sale is now recorded" if earlier.paid
+                    else f"was {earlier.state}")  # fmt: skip
+            click.echo(f"note: an earlier card payment ({earlier.sale_uuid}) {note}", err=True)
+        click.echo(f"card payment of {prepared.total} {prepared.order.currency}: "
+                   f"attempt {attempt.id[:8]}", err=True)  # fmt: skip
+        try:
+            result = payments.pay(attempt.id, test_card=test_card)
+        except KeyboardInterrupt:
+            result = payments.cancel(attempt.id)
+    except (PayError, ValueError) as exc:
+        raise fail(exc) from None
+    finally:
+        payments.gateway.close()
+    if result.paid:
+        return str(result.sale_uuid)
+    if result.unknown or result.state == "processing":
+        raise click.ClickException(f"{describe(result)}: {result.reason}")
+    raise click.ClickException(f"card not paid: {result.reason} Nothing was recorded.")
 
 
 @click.command()

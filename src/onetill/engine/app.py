@@ -8,6 +8,8 @@ Routes:
 - ``GET /api/status/stream``: Server-Sent Events, one ``status`` event with
   the whole model whenever it changes (and at least every few seconds);
 - ``POST /webhooks/woocommerce``: WooCommerce deliveries.
+- ``POST /webhooks/stripe``: Stripe events (when card payments are set up),
+  verified with ``Stripe-Signature`` by ``onetill.pay.events``.
 """
 
 from __future__ import annotations
@@ -112,7 +114,12 @@ es.addEventListener("status", e => {{
 """
 
 
-def create_engine_app(receiver: WebhookReceiver, hub: StatusHub) -> Starlette:
+StripeReceiver = Callable[[bytes, str | None], tuple[int, str]]
+
+
+def create_engine_app(
+    receiver: WebhookReceiver, hub: StatusHub, stripe_receiver: StripeReceiver | None = None
+) -> Starlette:
     """The Starlette app served by ``onetill run``."""
 
     async def index(request: Request) -> Response:
@@ -141,12 +148,21 @@ def create_engine_app(receiver: WebhookReceiver, hub: StatusHub) -> Starlette:
         result = await receiver.receive(request.headers, body)
         return JSONResponse(result.body(), status_code=result.status)
 
+    async def stripe_webhook(request: Request) -> Response:
+        body = await _read_limited(request, MAX_BODY_BYTES)
+        if body is None or stripe_receiver is None:
+            detail = "card payments are not set up" if body is not None else "body too large"
+            return JSONResponse({"outcome": "rejected", "detail": detail}, status_code=400)
+        status_code, outcome = stripe_receiver(body, request.headers.get("stripe-signature"))
+        return JSONResponse({"outcome": outcome}, status_code=status_code)
+
     return Starlette(
         routes=[
             Route("/", index),
             Route("/api/status", status),
             Route("/api/status/stream", stream),
             Route("/webhooks/woocommerce", webhook, methods=["POST"]),
+            Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
         ]
     )
 

@@ -10,6 +10,11 @@ browser when there is one); the initial sync runs inside it, its progress on
 the screen and in the one-line status that stays in the terminal until
 Ctrl-C stops both. The screen's demo panel (``DemoStore``) takes the sandbox
 offline and back and places "online shop" orders.
+
+Card payments work too: an emulated Stripe API (``onetill stripe-sandbox``)
+runs beside the store with a simulated S710, the home is connected to it
+(``onetill sell ... --pay card --test-card success --home same``), and its
+reader events are sent, signed, to the engine's ``/webhooks/stripe``.
 """
 
 from __future__ import annotations
@@ -98,6 +103,42 @@ def _demo_config(old: Config | None, url: str) -> Config:
     return config
 
 
+def _start_stripe(home: Path) -> Any:
+    """The emulated Stripe account with a simulated S710, and this home connected to it."""
+    from onetill.config import StripeConfig, save_stripe
+    from onetill.stripe_sandbox import DEFAULT_KEY
+    from onetill.stripe_sandbox.server import StripeSandboxProcess
+
+    stripe = StripeSandboxProcess(["--simulated-reader", "OneTill demo S710"])
+    stripe.start()
+    location = None
+    if stripe.reader_id:
+        readers = stripe.control.list("readers")
+        location = next((r.get("location") for r in readers if r["id"] == stripe.reader_id), None)
+    save_stripe(home, StripeConfig(key=DEFAULT_KEY, api_base=str(stripe.url),
+                                   location=location, reader=stripe.reader_id))  # fmt: skip
+    return stripe
+
+
+async def _stripe_webhooks(home: Path, engine_url: str) -> None:
+    """Have the emulated Stripe send reader events to the engine."""
+    import secrets
+
+    from onetill.config import load_stripe, save_stripe
+    from onetill.pay import StripeGateway, StripeSettings
+    from onetill.pay.events import WATCHED_EVENTS
+
+    cfg = load_stripe(home)
+    gateway = StripeGateway(StripeSettings(key=cfg.key, api_base=cfg.api_base), budget_s=10.0)
+    url = engine_url.rstrip("/") + "/webhooks/stripe"
+    endpoint = await asyncio.to_thread(
+        gateway.create_webhook_endpoint, url, WATCHED_EVENTS, secrets.token_hex(16)
+    )
+    cfg.webhook_secret, cfg.webhook_endpoint = endpoint.get("secret"), endpoint.get("id")
+    save_stripe(home, cfg)
+    gateway.close()
+
+
 def _start_store(home: Path, products: int, variable: int) -> Any:
     from onetill.sandbox.server import SandboxProcess
 
@@ -168,14 +209,19 @@ def run_demo(
     with acquire_lock(home):
         old = previous_demo(home)
         store = _start_store(home, products, variable)
+        stripe = None
         try:
+            stripe = _start_stripe(home)
             config = _demo_config(old, str(store.url))
             save_config(home, config)
             print(f"Sandbox store: {store.url} (a generated catalog; not a real shop)", file=out)
+            print(f"Stripe sandbox: {stripe.url} (simulated S710 {stripe.reader_id})", file=out)
             asyncio.run(_main(settings, config, out, store, ui, open_browser))
         except KeyboardInterrupt:
             pass
         finally:
+            if stripe is not None:
+                stripe.stop()
             store.stop()
             print("\nStopped the engine and the sandbox store.", file=out)
 
@@ -221,6 +267,10 @@ async def _main(
             )
     except Exception as exc:  # the demo still works by polling
         log.warning("could not register the demo webhooks: %s", exc)
+    try:
+        await _stripe_webhooks(settings.home, engine.url)
+    except Exception as exc:  # card payments still work by polling the reader
+        log.warning("could not register the demo's Stripe webhook: %s", exc)
     tty = out.isatty()
     last = ""
     while not task.done():

@@ -260,7 +260,7 @@ class Engine:
             on_applied=lambda _topic: hub.changed(),
             on_deferred=lambda _topic: self.scheduler.wake_delta() if self.scheduler else None,
         )
-        app = create_engine_app(receiver, hub)
+        app = create_engine_app(receiver, hub, self._stripe_receiver(db))
         if self._ui is not None:
             app = self._ui(self, app)
         self._app = app
@@ -293,6 +293,7 @@ class Engine:
             self.started.set()
             if ready is not None:
                 ready(self.url)
+            recovery = asyncio.create_task(self._recover_card_payments(), name="onetill-cards")
             stop_wait = asyncio.create_task(self._stop.wait())
             if self.config is None:
                 connected = asyncio.create_task(self._connected.wait())
@@ -306,6 +307,7 @@ class Engine:
                     {stop_wait, server_task, tasks[1]}, return_when=asyncio.FIRST_COMPLETED
                 )
             stop_wait.cancel()
+            recovery.cancel()
         finally:
             await self._shutdown(server, server_task, tasks, sock)
 
@@ -401,6 +403,58 @@ class Engine:
         self.db.close()
         log.info("engine stopped cleanly in %.1f s", time.monotonic() - started)
 
+    async def _recover_card_payments(self) -> None:
+        """Card payments a crash left open: ask Stripe once at start, record what was paid."""
+        from onetill.config import NotConnectedError, load_stripe
+
+        if self.config is None:  # first run: no sale, so no card payment, yet
+            return
+        till_id = self.config.till_id
+        try:
+            cfg = load_stripe(self.home)
+        except NotConnectedError:
+            return
+
+        def work() -> list[Any]:
+            from onetill.pay import StripeSettings, connect_payments
+
+            settings = StripeSettings(key=cfg.key, api_base=cfg.api_base, reader=cfg.reader)
+            with open_database(self.home) as db:
+                payments = connect_payments(db, settings, till_id=till_id)
+                try:
+                    return payments.recover()
+                finally:
+                    payments.gateway.close()
+
+        try:
+            results = await asyncio.to_thread(work)
+        except Exception as exc:  # the next card sale or `onetill payments recover` retries
+            log.warning("card payments left open could not be checked: %s", exc)
+            return
+        for result in results:
+            log.info("card payment %s (sale %s) after restart: %s", result.payment_id,
+                     result.sale_uuid, result.state)  # fmt: skip
+        if any(r.paid for r in results):
+            self.notify_sale()
+
+    def _stripe_receiver(self, db: Database) -> Any:
+        """Stripe's webhooks, when card payments are set up (the secret is re-read
+        on each delivery: `onetill stripe webhook` may set it while we run)."""
+        from onetill.config import NotConnectedError, load_stripe
+
+        home = self.home
+
+        def receive(body: bytes, signature: str | None) -> tuple[int, str]:
+            from onetill.pay.events import receive_event
+
+            try:
+                secret = load_stripe(home).webhook_secret
+            except NotConnectedError:
+                return 400, "card payments are not set up"
+            return receive_event(db, body, signature, secret)
+
+        return receive
+
     async def _probe(self) -> object:
         # Authenticated and tiny: proves the network, the store and the keys.
         assert self._probe_client is not None
@@ -447,6 +501,18 @@ def install_signal_handlers(engine: Engine) -> None:
 
 
 
+def _redact_stripe(home: Path, redactor: Any) -> None:
+    """The Stripe key and webhook secret, if card payments are set up, never reach a log."""
+    from onetill.config import NotConnectedError, load_stripe
+
+    try:
+        stripe = load_stripe(home)
+    except NotConnectedError:
+        return
+    redactor.add_secret(stripe.key)
+    redactor.add_secret(stripe.webhook_secret)
+
+
 def run_engine(
     settings: EngineSettings,
     *,
@@ -475,6 +541,7 @@ def run_engine(
         if config is not None:
             redactor.add_secret(config.secret)
             redactor.add_secret(config.webhook_secret)
+        _redact_stripe(settings.home, redactor)
 
         async def main() -> None:
             engine = Engine(settings, config=config, on_secret=redactor.add_secret, ui=ui)

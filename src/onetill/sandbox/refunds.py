@@ -1,9 +1,14 @@
 """Refunds: ``POST /orders/{id}/refunds`` with negative lines and optional restock.
 
 WooCommerce facts: ``amount`` must be positive and at most what is left to
-refund; ``restock_items`` puts each refunded quantity back on the item holding
-the stock (order note "Item #N stock increased from a to b."); a refund of
-the whole remaining total marks the order ``refunded``.
+refund; ``api_restock`` (WooCommerce 11's v3 flag, default true; the older
+``restock_items`` is ignored) puts each refunded line's quantity back on the
+item holding the stock (order note "Item #N stock increased from a to b.");
+a refund of the whole remaining total marks the order ``refunded``.
+``api_refund`` defaults to true: the order's payment gateway must then
+refund the money, and an order paid outside a gateway that supports refunds
+gets a 500 and no refund. ``meta_data`` given with the request is saved on
+the refund.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ if TYPE_CHECKING:
     from .state import SandboxStore
 
 __all__ = ["create_refund"]
+
+# Core gateways, none of which refunds through the API.
+_NO_REFUND_GATEWAYS = frozenset({"bacs", "cheque", "cod"})
 
 
 def create_refund(store: SandboxStore, order: Item, body: dict[str, Any]) -> Item:
@@ -98,6 +106,14 @@ def create_refund(store: SandboxStore, order: Item, body: dict[str, Any]) -> Ite
         raise RestError(
             500, "woocommerce_rest_cannot_create_order_refund", "Invalid refund amount."
         )
+    if body.get("api_refund") not in (False, "false", "0", 0):
+        method = str(order.data.get("payment_method") or "")
+        text = (
+            "The payment gateway for this order does not support automatic refunds."
+            if method in _NO_REFUND_GATEWAYS
+            else "The payment gateway for this order does not exist."
+        )
+        raise RestError(500, "woocommerce_rest_cannot_create_order_refund", text)
     full = amount == remaining
     now = store.now()
     data = {
@@ -110,7 +126,12 @@ def create_refund(store: SandboxStore, order: Item, body: dict[str, Any]) -> Ite
                 "id": store.next_id("order_meta"),
                 "key": "_refund_type",
                 "value": "full" if full else "partial",
-            }
+            },
+            *[
+                {"id": store.next_id("order_meta"), "key": str(m["key"]), "value": m.get("value")}
+                for m in body.get("meta_data") or []
+                if isinstance(m, dict) and m.get("key")
+            ],
         ],
         "line_items": lines,
         "shipping_lines": [],
@@ -134,7 +155,7 @@ def create_refund(store: SandboxStore, order: Item, body: dict[str, Any]) -> Ite
     store.refunds[refund.id] = refund
     order.meta.setdefault("refunds", []).insert(0, refund.id)
     store.save(refund)
-    if body.get("restock_items") in (True, "true", "1", 1):
+    if body.get("api_restock", True) not in (False, "false", "0", 0):
         for src, qty in restock:
             item = store.find(src["variation_id"] or src["product_id"])
             moved = None if item is None else catalog.adjust_stock(store, item, qty)

@@ -63,6 +63,7 @@ class NewOrder:
     card_last4: str = ""
     tendered: str = ""
     change: str = ""
+    charge_id: str = ""  # Stripe charge (ch_...) of a card sale paid through the till
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class OrderRecord:
     first_sent_at: str | None
     server_offset_s: float | None
     last_error: str | None
+    charge_id: str = ""
     lines: list[OrderLine] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:

@@ -66,7 +66,7 @@ _SELECT = (
     " o.payment_title, o.transaction_id, o.card_brand, o.card_last4, o.subtotal, o.total_tax,"
     " o.total, o.tendered, o.change, o.remote_id, o.remote_number, o.void_reason,"
     " o.discrepancy, o.tax_lines, x.attempts, x.next_attempt_at, x.in_flight_since,"
-    " x.first_sent_at, x.server_offset_s, x.last_error"
+    " x.first_sent_at, x.server_offset_s, x.last_error, o.charge_id"
     " FROM orders o JOIN outbox x ON x.order_uuid = o.uuid"
 )
 
@@ -109,13 +109,13 @@ def insert_sale(conn: sqlite3.Connection, order: NewOrder, lines: Sequence[NewLi
     conn.execute(
         "INSERT INTO orders (uuid, seq, state, created_at, till_id, currency, payment_method,"
         " payment_title, transaction_id, card_brand, card_last4, subtotal, total_tax, total,"
-        " tendered, change, tax_lines)"
-        " VALUES (?, ?, 'pending_sync', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " tendered, change, tax_lines, charge_id)"
+        " VALUES (?, ?, 'pending_sync', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             order.uuid, seq, created, order.till_id, order.currency, order.payment_method,
             order.payment_title, order.transaction_id, order.card_brand, order.card_last4,
             order.subtotal, order.total_tax, order.total, order.tendered, order.change,
-            order.tax_lines,
+            order.tax_lines, order.charge_id,
         ),
     )  # fmt: skip
     for no, line in enumerate(lines, start=1):

@@ -362,6 +362,15 @@ async def drain(
                 return drainer.report
             resume_queue(db)
         await drainer.run(max_rounds)
+        if not drainer.report.paused:
+            # Refunds after the orders: a refund needs its sale in the store.
+            from onetill.sync.outbox_refunds import drain_refunds
+
+            restocked = await drain_refunds(
+                client, db, drainer.report, clock=drainer.clock, rng=drainer.rng,
+                settle_s=settle_s, min_resend_age_s=min_resend_age_s,
+            )  # fmt: skip
+            drainer.sold_items |= restocked
         if refresh:
             await drainer.refresh_sold_stock()
     return drainer.report

@@ -37,6 +37,11 @@ META_TENDERED = "_onetill_tendered"
 META_CHANGE = "_onetill_change"
 META_CARD_BRAND = "_onetill_card_brand"
 META_CARD_LAST4 = "_onetill_card_last4"
+# As the WooCommerce Stripe gateway keeps them on its orders.
+META_STRIPE_INTENT = "_stripe_intent_id"
+META_STRIPE_CHARGE = "_stripe_charge_id"
+META_STRIPE_CAPTURED = "_stripe_charge_captured"
+META_STRIPE_CURRENCY = "_stripe_currency"
 CREATED_VIA = "onetill"
 
 
@@ -56,6 +61,9 @@ def order_payload(order: OrderRecord) -> dict[str, Any]:
         meta.append({"key": META_CARD_BRAND, "value": order.card_brand})
     if order.card_last4:
         meta.append({"key": META_CARD_LAST4, "value": order.card_last4})
+    if order.charge_id or order.transaction_id.startswith("pi_"):
+        # Paid through Stripe: the keys the WooCommerce Stripe gateway writes.
+        meta.extend(_stripe_meta(order))
     lines = []
     for line in order.lines:
         item: dict[str, Any] = {
@@ -81,6 +89,17 @@ def order_payload(order: OrderRecord) -> dict[str, Any]:
     if order.transaction_id:
         payload["transaction_id"] = order.transaction_id
     return payload
+
+
+def _stripe_meta(order: OrderRecord) -> list[dict[str, str]]:
+    out = []
+    if order.transaction_id.startswith("pi_"):
+        out.append({"key": META_STRIPE_INTENT, "value": order.transaction_id})
+    if order.charge_id:
+        out.append({"key": META_STRIPE_CHARGE, "value": order.charge_id})
+        out.append({"key": META_STRIPE_CAPTURED, "value": "yes"})
+    out.append({"key": META_STRIPE_CURRENCY, "value": order.currency.upper()})
+    return out
 
 
 def meta_value(order: Mapping[str, Any], key: str) -> Any:

@@ -53,6 +53,8 @@ class DrainReport:
     busy: bool = False
     errors: list[str] = field(default_factory=list)
     next_attempt_at: datetime | None = None
+    refunds_synced: list[str] = field(default_factory=list)
+    refunds_failed: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +68,8 @@ class DrainReport:
             "paused": self.paused,
             "busy": self.busy,
             "errors": self.errors,
+            "refunds_synced": len(self.refunds_synced),
+            "refunds_failed": len(self.refunds_failed),
         }
 
 
