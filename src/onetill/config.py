@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "STRIPE_FILENAME",
     "UI_TOKEN_FILENAME",
     "Config",
     "NotConnectedError",
@@ -27,6 +28,7 @@ __all__ = [
     "read_ui_token",
     "save_config",
     "save_stripe",
+    "stripe_configured",
     "ui_token",
 ]
 
@@ -217,8 +219,13 @@ def ui_token(home: Path, *, rotate: bool = False) -> str:
 # Kept apart from the store connection: `onetill connect` rewrites config.json
 # and secrets.json, and must not lose the card setup (nor the reverse).
 
-_STRIPE_FILE = "stripe.json"
+STRIPE_FILENAME = _STRIPE_FILE = "stripe.json"
 _STRIPE_SECRETS = "stripe-secrets.json"
+
+
+def stripe_configured(home: Path) -> bool:
+    """Whether card payments on a Stripe reader were set up in ``home`` (working or not)."""
+    return (home / _STRIPE_FILE).exists()
 
 
 @dataclass

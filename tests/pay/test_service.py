@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from onetill.pay.errors import PaymentStateError
 from onetill.pay.service import PaymentService
 from onetill.store.db import Database
 from onetill.stripe_sandbox.server import RunningStripeSandbox
@@ -72,3 +73,21 @@ def test_availability_says_why_card_is_off(db: Database, account: RunningStripeS
     account.control.set_reader_status(str(account.reader_id), "offline")
     off = service.availability()
     assert off["available"] is False and "offline" in str(off["reason"])
+
+
+def test_one_payment_at_a_time_on_the_reader(db: Database, account: RunningStripeSandbox) -> None:
+    """While the reader waits, the same cart again answers the running payment (no second
+    thread, no second PaymentIntent); another cart is refused instead of cancelling it."""
+    service = PaymentService(card_payments(db, account))
+    sale = priced(db, "SIMPLE-031")
+    pid = str(service.start(sale.order, sale.lines)["id"])
+    _until(service, pid, lambda s: s["state"] == "processing")
+    again = priced(db, "SIMPLE-031")
+    assert service.start(again.order, again.lines)["id"] == pid
+    other = priced(db, "SIMPLE-032")
+    with pytest.raises(PaymentStateError, match="reader is taking another payment"):
+        service.start(other.order, other.lines)
+    assert len(account.control.list("payment_intents")) == 1
+    account.control.tap(str(account.reader_id))
+    assert _until(service, pid, lambda s: s["paid"] and not s["running"])["paid"]
+    assert order_count(db) == 1

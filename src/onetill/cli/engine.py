@@ -86,17 +86,19 @@ def run(home: Path | None, host: str, port: int, new_token: bool, **kw: Any) -> 
     """Run the engine and the till screen: sync, outbox, webhooks, status, until Ctrl-C.
 
     With no store connected yet, the till screen shows a form to connect one."""
-    from onetill.config import ui_token
+    from onetill.config import stripe_configured, ui_token
     from onetill.engine.lock import LockHeldError
     from onetill.engine.runtime import run_engine
-    from onetill.web import till_ui
+    from onetill.web import TerminalCard, till_ui
     from onetill.woo.errors import WooError
 
     where = home_dir(home)
     settings = _settings(where, host, port, kw)
     token = None if _is_loopback(host) else ui_token(where, rotate=new_token)
+    # With a Stripe reader set up (`onetill stripe connect`), Card takes the payment on it.
+    card = TerminalCard(where) if stripe_configured(where) else None
     try:
-        run_engine(settings, log_json=kw["log_json"], ui=till_ui(token=token),
+        run_engine(settings, log_json=kw["log_json"], ui=till_ui(card=card, token=token),
                    ready=lambda url: _announce(url, host, token))
     except (LockHeldError, NotConnectedError, WooError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -218,12 +220,15 @@ def demo(
     """A sandbox store with a generated catalog, synced, and the till screen running on it."""
     from onetill.engine.demo import DemoError, run_demo
     from onetill.engine.lock import LockHeldError
-    from onetill.web import till_ui
+    from onetill.web import TerminalCard, till_ui
 
     where = home_dir(home)
     settings = _settings(where, "127.0.0.1", port, kw)
+    # The demo's simulated S710 and its "customer", who presents a test card (Visa by
+    # default; the demo panel picks another).
+    card = TerminalCard(where, test_card="success")
     try:
         run_demo(settings, products=products, variable=variable, log_json=kw["log_json"],
-                 ui=till_ui(), open_browser=not no_browser)
+                 ui=till_ui(card=card), open_browser=not no_browser)
     except (DemoError, LockHeldError, OSError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -12,9 +12,11 @@ Ctrl-C stops both. The screen's demo panel (``DemoStore``) takes the sandbox
 offline and back and places "online shop" orders.
 
 Card payments work too: an emulated Stripe API (``onetill stripe-sandbox``)
-runs beside the store with a simulated S710, the home is connected to it
-(``onetill sell ... --pay card --test-card success --home same``), and its
-reader events are sent, signed, to the engine's ``/webhooks/stripe``.
+runs beside the store with a simulated S710 whose "customer" taps a test
+card 2 s after the reader asks for it, the home is connected to it (the
+screen's Card button, or ``onetill sell ... --pay card --test-card success
+--home same``), and its reader events are sent, signed, to the engine's
+``/webhooks/stripe``.
 """
 
 from __future__ import annotations
@@ -109,7 +111,10 @@ def _start_stripe(home: Path) -> Any:
     from onetill.stripe_sandbox import DEFAULT_KEY
     from onetill.stripe_sandbox.server import StripeSandboxProcess
 
-    stripe = StripeSandboxProcess(["--simulated-reader", "OneTill demo S710"])
+    # The simulated customer takes 2 s to tap: long enough to see the reader wait (and cancel).
+    stripe = StripeSandboxProcess(
+        ["--simulated-reader", "OneTill demo S710", "--present-delay", "2"]
+    )
     stripe.start()
     location = None
     if stripe.reader_id:

@@ -30,6 +30,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from onetill.store.order_views import count_since
+from onetill.web.api_card import card_routes
 from onetill.web.api_orders import order_routes
 from onetill.web.api_sell import sell_routes
 from onetill.web.api_setup import setup_routes
@@ -65,7 +66,12 @@ class TillApp:
 
 
 def till_ui(*, card: CardPayments | None = None, token: str | None = None) -> Any:
-    """The factory for ``Engine(ui=...)``. ``token``: LAN mode with this access token."""
+    """The factory for ``Engine(ui=...)``. ``token``: LAN mode with this access token.
+
+    ``card``: how the Card button takes payments; ``ManualCard`` (the default)
+    records a payment taken on a terminal the till does not talk to,
+    ``web.card_terminal.TerminalCard`` takes it on the till's Stripe reader.
+    """
 
     def build(backend: TillBackend, engine_app: Any) -> TillApp:
         guard = Guard(token)
@@ -161,6 +167,7 @@ def create_till_app(till: Till, engine_app: Any) -> Starlette:
         Route("/api/events", events),
         Route("/api/till/status", status),
         *sell_routes(till),
+        *card_routes(till),
         *order_routes(till),
         *setup_routes(till),
         Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),

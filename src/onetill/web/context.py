@@ -72,6 +72,9 @@ class Till:
     def close(self) -> None:
         self.reader.close()
         self.writer.close()
+        closer = getattr(self.card, "close", None)  # a card reader's own connections
+        if closer is not None:
+            closer()
 
     @property
     def config(self) -> Config | None:

@@ -7,10 +7,15 @@ total before the sale is recorded; what it returns goes on the order
 
 ``ManualCard`` (the default) is today's flow: the merchant's own card
 terminal takes the payment, and the cashier types its reference (optional)
-into the till. A Stripe Terminal implementation (``onetill.pay``) replaces it
-by passing another ``CardPayments`` to ``till_ui(card=...)``: it receives
-the sale key (the order's UUID, created once per cart) to use as its
-idempotency key, so a retried request never charges twice.
+into the till. A provider the till talks to receives the sale key (the
+order's UUID, created once per cart) to use as its idempotency key, so a
+retried request never charges twice.
+
+The till's own Stripe reader is ``web.card_terminal.TerminalCard`` (kind
+``"terminal"``): its payment takes a while, shows what the reader is doing
+and can be cancelled, so it has its own routes (``web.api_card``) and the
+sale is recorded by ``onetill.pay`` once Stripe says the card was charged;
+its ``charge`` refuses.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ class CardRequest:
 class CardPayments(Protocol):
     """Takes card payments for the till screen."""
 
-    kind: str  # "manual": the screen shows reference/brand/last-4 fields
+    kind: str  # "manual": reference/brand/last-4 fields; "terminal": the reader's flow
     label: str  # what the pay button says
 
     async def charge(self, request: CardRequest) -> Payment:

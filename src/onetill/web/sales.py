@@ -10,12 +10,17 @@ different cart is refused.
 Before recording, the server prices the cart again and refuses (409, with the
 fresh cart) when the total differs from the one the cashier saw, or when an
 item would go beyond stock without the cashier's confirmation.
+
+A card payment on the till's reader (``web.api_card``) is validated the
+same way, then priced by :func:`prepare_card_sale`; ``onetill.pay``
+records it once Stripe says the card was charged.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
+import uuid as _uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
@@ -24,15 +29,24 @@ import msgspec
 
 from onetill.pos.cart import Cart, CartError
 from onetill.pos.prices import PriceError
-from onetill.pos.sale import record_sale
+from onetill.pos.sale import PreparedSale, prepare_sale, record_sale
 from onetill.pos.stock_check import check_lines
 from onetill.pos.tender import Payment, PaymentMethods, TenderError, parse_amount
+from onetill.store.card_payments import get_payment
 from onetill.store.db import Database
 from onetill.store.orders import OrderRecord, get_order
 from onetill.web.cart_view import CartIn, LineIn, PricedCart, price_cart
 from onetill.web.money import MoneyFormat
 
-__all__ = ["PaymentIn", "SaleIn", "SaleRefused", "SaleSettings", "check_sale", "record"]
+__all__ = [
+    "PaymentIn",
+    "SaleIn",
+    "SaleRefused",
+    "SaleSettings",
+    "check_sale",
+    "prepare_card_sale",
+    "record",
+]
 
 _SALE_KEY = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
 
@@ -179,3 +193,36 @@ def record(
         except TenderError as exc:
             raise SaleRefused(400, "tender", str(exc)) from None
         return get_order(db.conn, body.sale_key, with_lines=True), False
+
+
+def _card_sale_uuid(conn: sqlite3.Connection, sale_key: str) -> str:
+    """The sale key, unless an earlier card attempt already holds it.
+
+    Such an attempt for this very cart is reused by ``pay`` (with its own
+    UUID, so nothing is charged twice); one for a cart since changed was
+    never paid, and this cart gets a UUID of its own.
+    """
+    try:
+        get_payment(conn, sale_key)
+    except KeyError:
+        return sale_key
+    return str(_uuid.uuid4())
+
+
+def prepare_card_sale(db: Database, body: SaleIn, cfg: SaleSettings) -> PreparedSale:
+    """Price a checked sale for a card payment on the reader; nothing is recorded."""
+    with db.lock:
+        cart = Cart(db.conn, timezone=cfg.timezone)
+        try:
+            for line in body.lines:
+                cart.add_id(line.id, line.qty)
+            sale_uuid = _card_sale_uuid(db.conn, body.sale_key)
+            return prepare_sale(
+                db, cart, Payment("card"), till_id=cfg.till_id, online=True,
+                out_of_stock="allow" if cfg.policy == "allow" else "warn",
+                methods=cfg.methods, new_uuid=lambda: sale_uuid,
+            )  # fmt: skip
+        except (CartError, PriceError) as exc:
+            raise SaleRefused(409, "cart", str(exc)) from None
+        except TenderError as exc:
+            raise SaleRefused(400, "tender", str(exc)) from None

@@ -6,6 +6,7 @@
 // disabled, so a scanner typing during a request types into it.
 import { $, api, boot, el, fromMinor, live, money, newKey, onStatus, openDialog, showError, toMinor, toast } from "./core.js";
 import { renderReceipt, printReceipt } from "./orders.js";
+import { cardUnavailable, initCard, startCard, terminal } from "./card.js";
 
 const STORE_KEY = "onetill.cart";
 const scan = () => $("scan");
@@ -162,6 +163,8 @@ function clearCart() {
 }
 
 function cardReason() {
+  // The till's own reader needs Stripe, not the store: the server says whether it answers.
+  if (terminal) return cardUnavailable();
   const s = live.status;
   if (boot.card.kind !== "manual" && !s) return "";
   if (!s || s.state === "online") return "";
@@ -193,6 +196,7 @@ function quickAmounts(total) {
 function openPay(method) {
   if (!priced || !priced.totals.items || busy) return;
   if (method === "card" && cardReason()) { toast(cardReason(), "bad"); return; }
+  if (method === "card" && terminal) { startCard(); return; }
   payMethod = method;
   const total = toMinor(priced.totals.total);
   $("pay-title").textContent = method === "cash" ? "Cash payment" : `${boot.card.label} payment`;
@@ -291,7 +295,7 @@ export function showReceipt(sale, justPaid) {
   const banner = $("receipt-paid");
   banner.hidden = !justPaid;
   if (justPaid) {
-    banner.replaceChildren(`Paid ${sale.total_text} · ${sale.payment_title}`,
+    banner.replaceChildren(`Paid ${sale.total_text} · ${sale.payment_title}${sale.card ? ` (${sale.card})` : ""}`,
       sale.change_text ? el("span", { class: "big" }, `Change ${sale.change_text}`) : "");
   }
   $("receipt").replaceChildren(...renderReceipt(sale));
@@ -427,8 +431,35 @@ function gridKeys(e) {
   if (next) next.focus();
 }
 
+function cardHooks() {
+  return {
+    sale: () => {
+      if (!priced || !priced.totals.items || busy) return null;
+      if (!cart.key) cart.key = newKey();
+      save();
+      return { sale_key: cart.key, lines: cart.lines, expected_total: priced.totals.total, total_text: priced.totals.total_text };
+    },
+    paid: (view, ownCart) => {
+      if (ownCart || cart.key === view.sale_uuid) {
+        cart = { lines: [], key: null };
+        priced = null;
+        save();
+        renderCart();
+        reloadGrid();
+      }
+      showReceipt(view.receipt, true);
+    },
+    ownsSale: (uuid) => !!cart.key && cart.key === uuid,
+    repriced: (c) => { priced = { ...c, problem: null, dropped: [] }; renderCart(); },
+    cash: () => openPay("cash"),
+    closed: () => focusScan(),
+    changed: () => updatePay(),
+  };
+}
+
 export function initSell() {
   load();
+  initCard(cardHooks());
   scan().addEventListener("keydown", onScanKey);
   scan().addEventListener("input", onSearchInput);
   $("grid").addEventListener("keydown", gridKeys);
