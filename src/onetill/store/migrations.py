@@ -10,4 +10,5 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0001_catalog", schema_catalog.STATEMENTS),
     ("0002_orders", schema_orders.STATEMENTS),
     ("0003_engine", schema_engine.STATEMENTS),
+    ("0004_order_store_copies", schema_orders.STORE_COPIES),
 ]
