@@ -47,6 +47,9 @@ class _ObservingTransport(httpx2.AsyncBaseTransport):
         except httpx2.TransportError as exc:
             self._tell(exc)
             raise
+        # The client attaches it later; the judgement needs what was sent (the
+        # OAuth timestamp) to tell a skewed clock from rejected keys.
+        response.request = request
         self._tell(response)
         return response
 
