@@ -47,6 +47,8 @@ from onetill.woo.errors import ResponseError, WooError
 
 __all__ = ["OutcomeRecorder"]
 
+# The shortest wait after the store's clock could not even be heard.
+UNREACHABLE_WAIT_S = 5.0
 # The outbox's logger (its name is what operators filter on).
 log = logging.getLogger("onetill.outbox")
 
@@ -89,8 +91,11 @@ class OutcomeRecorder:
             note_error(conn, [o.uuid for o in orders], error_text(exc))
         ctx.report.retry_later.extend(o.uuid for o in orders)
         ctx.report.errors.append(f"the store could not be reached: {error_text(exc)}")
-        delay = QUEUE_BACKOFF.delay(max(1, max(o.attempts for o in orders)), ctx.rng)
-        ctx.report.retry_in_s = delay
+        retry_after = exc.retry_after if isinstance(exc, ResponseError) else None
+        # Nothing persisted counts these failures: wait a few seconds at least,
+        # so a store answering errors is not asked again at once.
+        delay = QUEUE_BACKOFF.delay(max(1, max(o.attempts for o in orders)), ctx.rng, retry_after)
+        ctx.report.retry_in_s = max(UNREACHABLE_WAIT_S, delay)
 
     def pause(self, orders: list[OrderRecord], exc: BaseException, *, in_flight: bool) -> None:
         reason = (
