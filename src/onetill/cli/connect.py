@@ -240,7 +240,7 @@ async def _read_products(client: Any, found: Found) -> None:
         raise _transport_failure(exc) from None
     except AuthError as exc:
         hint = exc.hint
-        if found.warnings and "signature" in exc.message.lower():
+        if found.warnings:  # e.g. the site's own address differs (OAuth signs with it)
             hint = f"{hint}; note: {found.warnings[0]}"
         raise ConnectFailed(f"the store refused the keys: {exc.message}", hint, EXIT_AUTH) from None
     except NotJSONError as exc:
