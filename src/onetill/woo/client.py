@@ -442,7 +442,8 @@ def _ambiguous(method: str, exc: ResponseError) -> AmbiguousWriteError:
     if exc.status < 300:
         text = f"{head} but the answer could not be read; it was probably applied"
     elif exc.status in (401, 403):
-        text = f"{head} (refused: {exc.message}); a copy of it may have been applied"
+        why = f"{exc.message}: {exc.hint}" if exc.hint else exc.message
+        text = f"{head} (refused: {why}); a copy of it may have been applied"
     else:
         text = f"{head}; the store may have applied it before failing"
     return AmbiguousWriteError(text, method=method, url=exc.url, status=exc.status, refusal=exc)
