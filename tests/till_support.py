@@ -95,6 +95,23 @@ class ZeroJitter(random.Random):
         return a
 
 
+class Elapsed:
+    """A monotonic clock that a test can move on: real monotonic time plus what was skipped.
+
+    Time "passing" for an outbox test is the store's clock and the till
+    process's monotonic clock moving together (``Rig.advance``); the till's
+    wall clock is another matter (``drain(clock=...)``) and may step anywhere.
+    """
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+
+    def __call__(self) -> float:
+        import time
+
+        return time.monotonic() + self.skipped
+
+
 @dataclass
 class Rig:
     """A till database and a WooClient talking to an in-process sandbox store."""
@@ -103,6 +120,20 @@ class Rig:
     app: Any
     client: WooClient
     path: Path
+    elapsed: Elapsed
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass: on the store's clock and on the till's monotonic clock."""
+        self.elapsed.skipped += seconds
+        self.store.set_clock_offset(self.store.clock_offset_s + seconds)
+
+    def client_for(self, transport: httpx2.AsyncBaseTransport | None = None) -> WooClient:
+        """Another client of this store on the same elapsed time (a new process)."""
+        return WooClient(
+            self.store.config.home_url, *next(iter(self.store.config.keys.items())),
+            transport=transport or httpx2.ASGITransport(app=self.app), timeout=5.0,
+            monotonic=self.elapsed,
+        )  # fmt: skip
 
     @property
     def store(self) -> Any:
@@ -135,11 +166,14 @@ def make_rig(tmp_path: Path, store_dir: Path = RECORDED_STORE, **config: Any) ->
     cfg = SandboxConfig(store_dir=store_dir, **config)
     app = create_app(cfg)
     key, secret = next(iter(cfg.keys.items()))
+    elapsed = Elapsed()
     client = WooClient(
-        cfg.home_url, key, secret, transport=httpx2.ASGITransport(app=app), timeout=5.0
-    )
+        cfg.home_url, key, secret, transport=httpx2.ASGITransport(app=app), timeout=5.0,
+        monotonic=elapsed,
+    )  # fmt: skip
     path = tmp_path / "till.db"
-    return Rig(db=seeded_db(path, store_dir=store_dir), app=app, client=client, path=path)
+    db = seeded_db(path, store_dir=store_dir)
+    return Rig(db=db, app=app, client=client, path=path, elapsed=elapsed)
 
 
 async def close_rig(rig: Rig) -> None:
@@ -148,8 +182,12 @@ async def close_rig(rig: Rig) -> None:
     rig.db.close()
 
 
-def sell(db: Database, *codes: str, qty: int = 1, tendered: str | None = None) -> Any:
-    """Record a cash sale of ``codes`` (each ``qty`` times) through the real till code."""
+def sell(
+    db: Database, *codes: str, qty: int = 1, tendered: str | None = None, now: Any = None
+) -> Any:
+    """Record a cash sale of ``codes`` (each ``qty`` times) through the real till code.
+
+    ``now``: the till's clock at the sale (default: the real one)."""
     from decimal import Decimal
 
     from onetill.pos.cart import Cart
@@ -160,4 +198,4 @@ def sell(db: Database, *codes: str, qty: int = 1, tendered: str | None = None) -
     for code in codes:
         cart.add(code, qty)
     amount = Decimal(tendered) if tendered is not None else None
-    return record_sale(db, cart, Payment("cash", amount), till_id="till-test")
+    return record_sale(db, cart, Payment("cash", amount), till_id="till-test", now=now)

@@ -194,7 +194,7 @@ async def _read_products(client: Any, found: Found) -> None:
         raise _transport_failure(exc) from None
     except AuthError as exc:
         hint = exc.hint
-        if found.warnings and "signature" in exc.message.lower():
+        if found.warnings:  # e.g. the site's own address differs (OAuth signs with it)
             hint = f"{hint}; note: {found.warnings[0]}"
         raise ConnectFailed(f"the store refused the keys: {exc.message}", hint, EXIT_AUTH) from None
     except NotJSONError as exc:
@@ -216,12 +216,18 @@ async def _read_products(client: Any, found: Found) -> None:
 
 
 async def _check_write(client: Any, found: Found) -> None:
-    from onetill.woo.errors import ReadOnlyKeyError, WooError
+    from onetill.woo.errors import AmbiguousWriteError, WooError
 
     try:
-        # An empty batch changes nothing; a read-only key is refused with 401.
+        # An empty batch changes nothing, so its fate never matters.
         await client.post("products/batch", json={})
-    except ReadOnlyKeyError:
+    except AmbiguousWriteError as exc:
+        # The same keys just read the products: a 401/403 to a write means
+        # they may not write. Decided by status, never by the message, which
+        # WooCommerce translates.
+        if exc.status not in (401, 403):
+            found.warnings.append(f"could not check write permission: {exc}")
+            return
         found.read_only = True
         found.warnings.append(
             "this key is READ-ONLY: the till can read the catalog but cannot upload sales; "

@@ -225,7 +225,7 @@ def test_sigterm_during_a_drain_loses_and_duplicates_nothing(tmp_path: Path) -> 
         for delay in (0.0, 0.9, 1.7):
             engine = EngineProcess(home, "--interval", "600", *fast_grace)
             engine.start()
-            engine.wait_status(lambda s: (s.get("engine") or {}).get("running") == "drain", 30)
+            engine.wait_status(lambda s: (s.get("engine") or {}).get("job") == "drain", 30)
             time.sleep(delay)
             engine.signal(signal.SIGTERM)
             assert engine.wait(30) == 0, engine.output

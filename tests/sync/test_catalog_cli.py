@@ -51,7 +51,10 @@ def test_sync_then_product_search_and_status(tmp_path: Path, sandbox_server: Any
     assert sorted(r["id"] for r in found) == [311, 312, 313, 314]
 
     status = json.loads(_run(tmp_path, "status", "--json").output)
-    assert status["state"] == "online" and status["products"] == 320
+    # No engine runs: what the sync saw is recorded, and nothing more is claimed.
+    assert status["state"] == "unknown" and status["recorded_state"] == "online"
+    assert status["engine"]["running"] is False and status["products"] == 320
+    assert status["last_contact_at"] == status["last_sync_at"]
     assert status["variations"] == 81 and status["pending_orders"] == 0
     assert status["last_sync_at"].endswith("Z") and status["plugin"] is False
 
@@ -85,8 +88,10 @@ def test_dropped_connection_mid_sync_then_resume(tmp_path: Path, start_sandbox: 
     assert "sync failed" in failed.output and "run `onetill sync` again" in failed.output
     assert server.secret not in failed.output
     status = json.loads(_run(tmp_path, "status", "--json").output)
-    assert status["state"] == "offline" and 0 < status["products"] < 320
+    assert status["recorded_state"] == "offline" and 0 < status["products"] < 320
     server.control.clear_faults()
     assert _run(tmp_path, "sync").exit_code == 0
     status = json.loads(_run(tmp_path, "status", "--json").output)
-    assert (status["state"], status["products"], status["variations"]) == ("online", 320, 81)
+    assert (status["recorded_state"], status["products"], status["variations"]) == (
+        "online", 320, 81,
+    )  # fmt: skip

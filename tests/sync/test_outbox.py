@@ -10,13 +10,8 @@ from typing import Any
 
 import pytest
 
-from onetill.store.orders import (
-    get_order,
-    list_orders,
-    mark_in_flight,
-    parse_ts,
-    unsent_quantities,
-)
+from onetill.store.orders import get_order, list_orders, parse_ts, unsent_quantities
+from onetill.store.outbox import mark_in_flight
 from onetill.sync.outbox import PAUSE_KEY, backoff_delay, drain, paused_reason
 from onetill.sync.outbox_payload import order_payload
 from till_support import Rig, ZeroJitter, close_rig, make_rig, order_uuid, sell, stock_of
@@ -142,8 +137,8 @@ async def test_transient_503_backs_off_with_retry_after_and_keeps_fifo(rig: Rig)
     assert rig.store.list_orders() == []
     again = await drain(rig.client, rig.db, settle_s=0)
     assert again.requests == 0  # not due yet: nothing jumps the queue
-    later = datetime.now(UTC) + timedelta(seconds=200)
-    final = await drain(rig.client, rig.db, settle_s=0, clock=lambda: later)
+    rig.advance(200)
+    final = await drain(rig.client, rig.db, settle_s=0)
     assert report.retry_later == [first.uuid, second.uuid]
     assert final.synced == [first.uuid, second.uuid]
 
@@ -212,6 +207,7 @@ async def test_crash_before_sending_is_looked_up_then_sent_once(rig: Rig) -> Non
     with rig.db.write() as conn:
         mark_in_flight(conn, [sale.uuid], datetime.now(UTC), None)
     rig.reopen()
+    rig.advance(2)  # the restart takes a moment
     report = await drain(rig.client, rig.db, settle_s=0, min_resend_age_s=0)
     assert report.looked_up == 1
     assert len(_remote(rig)[sale.uuid]) == 1
@@ -224,6 +220,7 @@ async def test_crash_after_sending_is_found_not_duplicated(rig: Rig) -> None:
         mark_in_flight(conn, [sale.uuid], datetime.now(UTC), None)
     await rig.client.post("orders", json=order_payload(get_order(rig.db.conn, sale.uuid)))
     rig.reopen()
+    rig.advance(2)  # the restart takes a moment
     before = rig.store.stock_of([10])[10]
     report = await drain(rig.client, rig.db, settle_s=0)
     assert report.found_by_lookup == [sale.uuid]
@@ -238,8 +235,8 @@ async def test_lookup_pages_through_many_store_orders(rig: Rig) -> None:
     await drain(rig.client, rig.db, settle_s=3600)  # fate unknown, lookup later
     for _ in range(150):
         rig.store.place_online_order([{"product_id": 20, "quantity": 1}])
-    later = datetime.now(UTC) + timedelta(hours=2)
-    report = await drain(rig.client, rig.db, settle_s=0, clock=lambda: later)
+    rig.advance(2 * 3600)
+    report = await drain(rig.client, rig.db, settle_s=0)
     assert report.found_by_lookup == [sale.uuid]
     assert len(_remote(rig)[sale.uuid]) == 1
 
@@ -297,8 +294,8 @@ async def test_order_trashed_in_the_store_is_still_found(rig: Rig) -> None:
     await drain(rig.client, rig.db, settle_s=3600)
     (created,) = rig.store.list_orders()
     await rig.client.delete(f"orders/{created['id']}")  # no force: to the trash
-    later = datetime.now(UTC) + timedelta(hours=2)
-    report = await drain(rig.client, rig.db, settle_s=0, clock=lambda: later)
+    rig.advance(2 * 3600)
+    report = await drain(rig.client, rig.db, settle_s=0)
     assert report.found_by_lookup == [sale.uuid]
     assert get_order(rig.db.conn, sale.uuid).remote_id == created["id"]
     assert len(rig.store.list_orders()) == 1

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from onetill.cli import cli
 from onetill.config import Config, save_config
 from onetill.store.db import Database
-from onetill.store.orders import mark_failed, mark_synced
+from onetill.store.outbox import mark_failed, mark_synced
 from till_support import order_uuid, seeded_db
 
 OFFLINE_URL = "http://127.0.0.1:9"  # discard port: nothing answers

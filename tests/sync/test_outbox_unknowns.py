@@ -17,7 +17,8 @@ import httpx2
 import pytest
 
 from onetill.sandbox.config import DEFAULT_KEY, DEFAULT_SECRET
-from onetill.store.orders import get_order, mark_in_flight
+from onetill.store.orders import get_order, parse_ts
+from onetill.store.outbox import mark_in_flight
 from onetill.sync.outbox import drain
 from onetill.sync.outbox_payload import order_payload
 from onetill.woo import WooClient
@@ -30,10 +31,7 @@ TWO_DAYS = 2 * 86400
 
 def _fresh_client(rig: Rig) -> WooClient:
     """A new process's client: it has heard nothing from the store yet."""
-    return WooClient(
-        "https://sandbox.test", DEFAULT_KEY, DEFAULT_SECRET,
-        transport=httpx2.ASGITransport(app=rig.app), timeout=5.0,
-    )  # fmt: skip
+    return rig.client_for()
 
 
 def _copies(rig: Rig, uuid: str) -> int:
@@ -63,24 +61,28 @@ async def test_crash_with_store_clock_days_off_and_never_measured_is_found(
 
 
 async def test_store_clock_is_measured_before_the_first_send(tmp_path: Path) -> None:
-    """The store's clock is measured before an order leaves, and kept with the row: when the
-    till's clock is corrected by days before the lookup, the order is still found."""
+    """The store's clock is measured before an order leaves and the row keeps the send in
+    the store's time: with the till's clock two days ahead at the send and corrected before
+    the lookup, the order is still found."""
     rig = make_rig(tmp_path, home_url="https://sandbox.test")
     try:
-        # The store 2 days behind the till = the till's clock 2 days ahead.
+        # The store 2 days behind real time = the till's clock 2 days ahead.
         rig.store.set_clock_offset(-TWO_DAYS)
+        ahead = datetime.now(UTC) + timedelta(seconds=TWO_DAYS)
         sale = sell(rig.db, "SIMPLE-001")
         rig.faults.add("POST /orders*:commit_drop@nth=1")
-        async with _fresh_client(rig) as client:
-            await drain(client, rig.db, settle_s=3600, refresh=False)
+        async with rig.client_for() as client:
+            await drain(client, rig.db, settle_s=3600, refresh=False, clock=lambda: ahead)
         row = get_order(rig.db.conn, sale.uuid)
         assert row.state == "in_flight"
-        assert row.server_offset_s is not None and row.server_offset_s < -TWO_DAYS + 60
-        # The till's clock is corrected: now it agrees with the store's.
-        rig.store.set_clock_offset(0)
-        later = datetime.now(UTC) + timedelta(hours=2)
-        async with _fresh_client(rig) as client:
-            report = await drain(client, rig.db, settle_s=0, refresh=False, clock=lambda: later)
+        assert row.server_offset_s == 0 and row.first_sent_at is not None
+        store_then = datetime.fromtimestamp(rig.store.now(), UTC)
+        assert abs((parse_ts(row.first_sent_at) - store_then).total_seconds()) < 60
+        rig.advance(2 * 3600)  # the settle time passes; the till's clock is corrected
+        async with rig.client_for() as client:
+            report = await drain(
+                client, rig.db, settle_s=0, refresh=False, clock=lambda: datetime.now(UTC)
+            )
         assert report.found_by_lookup == [sale.uuid]
         assert _copies(rig, sale.uuid) == 1
     finally:
@@ -149,7 +151,7 @@ def test_row_keeps_the_earliest_send_in_store_time(tmp_path: Path) -> None:
     """Two sends with the till's clock corrected by two days between them: the row keeps the
     till time and store offset of the same send (the earlier in store time), so the lookup
     window starts before both instead of two days after the first."""
-    from onetill.store.orders import mark_pending, parse_ts
+    from onetill.store.outbox import mark_pending
 
     db = seeded_db(tmp_path / "till.db")
     try:
@@ -206,10 +208,9 @@ async def test_order_shifted_off_its_page_by_a_trashing_merchant_is_not_resent(
         assert get_order(rig.db.conn, sale.uuid).state == "in_flight"
         victim = min(int(o["id"]) for o in online)
         transport = _MerchantTrashesDuringScan(rig, victim)
-        later = datetime.now(UTC) + timedelta(hours=2)
-        async with WooClient("http://sandbox.test", DEFAULT_KEY, DEFAULT_SECRET,
-                             transport=transport, timeout=5.0) as client:  # fmt: skip
-            report = await drain(client, rig.db, settle_s=0, refresh=False, clock=lambda: later)
+        rig.advance(2 * 3600)
+        async with rig.client_for(transport) as client:
+            report = await drain(client, rig.db, settle_s=0, refresh=False)
         assert not transport.armed, "the merchant's trash happened mid-scan"
         assert report.found_by_lookup == [sale.uuid]
         assert _copies(rig, sale.uuid) == 1
@@ -267,7 +268,7 @@ async def test_a_crash_with_a_request_out_waits_for_its_timeout_before_the_looku
     rig = make_rig(tmp_path, home_url="https://sandbox.test")
     try:
         sale = sell(rig.db, "SIMPLE-001")
-        before = datetime.now(UTC)
+        before = datetime.fromtimestamp(rig.store.now(), UTC)  # the store's clock
         transport = _SilentNetwork(httpx2.ASGITransport(app=rig.app))
         async with WooClient(
             "https://sandbox.test", DEFAULT_KEY, DEFAULT_SECRET, transport=transport, timeout=5.0
@@ -324,9 +325,7 @@ async def test_post_processed_after_the_lookup_is_not_duplicated_thanks_to_min_a
         sale = sell(rig.db, "SIMPLE-001")
         behind = sell(rig.db, "SIMPLE-002")
         edge = _LateDelivery(rig)
-        async with WooClient(
-            "https://sandbox.test", DEFAULT_KEY, DEFAULT_SECRET, transport=edge, timeout=5.0
-        ) as client:
+        async with rig.client_for(edge) as client:
             first = await drain(
                 client, rig.db, batch_size=1, settle_s=0, min_resend_age_s=min_age,
                 refresh=False,
@@ -346,10 +345,9 @@ async def test_post_processed_after_the_lookup_is_not_duplicated_thanks_to_min_a
                 early = await drain(client, rig.db, settle_s=0, min_resend_age_s=min_age,
                                     refresh=False)  # fmt: skip
                 assert early.looked_up == 0 and early.requests == 0
-                later = due + timedelta(seconds=1)
+                rig.advance(min_age + 1)
                 second = await drain(client, rig.db, batch_size=1, settle_s=0,
-                                     min_resend_age_s=min_age, refresh=False,
-                                     clock=lambda: later)  # fmt: skip
+                                     min_resend_age_s=min_age, refresh=False)  # fmt: skip
                 assert second.found_by_lookup == [sale.uuid]
                 assert _copies(rig, sale.uuid) == 1
                 assert get_order(rig.db.conn, behind.uuid).state == "synced"
@@ -367,14 +365,12 @@ async def test_empty_lookup_after_the_minimum_age_resends_once(tmp_path: Path) -
     try:
         sale = sell(rig.db, "SIMPLE-001")
         edge = _LateDelivery(rig)  # the held POST is never delivered
-        async with WooClient(
-            "https://sandbox.test", DEFAULT_KEY, DEFAULT_SECRET, transport=edge, timeout=5.0
-        ) as client:
+        async with rig.client_for(edge) as client:
             first = await drain(client, rig.db, settle_s=0, min_resend_age_s=60, refresh=False)
             assert first.requests == 1 and first.retry_later == [sale.uuid]
-            later = datetime.now(UTC) + timedelta(seconds=61)
+            rig.advance(61)
             second = await drain(client, rig.db, settle_s=0, min_resend_age_s=60,
-                                 refresh=False, clock=lambda: later)  # fmt: skip
+                                 refresh=False)  # fmt: skip
         assert second.looked_up == 1 and second.synced == [sale.uuid]
         assert edge.posts == 2
         assert _copies(rig, sale.uuid) == 1
@@ -414,15 +410,12 @@ async def test_send_that_provably_never_reached_the_store_is_resent_without_wait
         elif refusal != "connect":
             rig.faults.add("POST /orders*:status=503,retry_after=1@nth=1")
         reports = []
-        async with WooClient(
-            "https://sandbox.test", DEFAULT_KEY, DEFAULT_SECRET, transport=edge, timeout=5.0
-        ) as client:
+        async with rig.client_for(edge) as client:
             reports.append(await drain(client, rig.db, settle_s=0, min_resend_age_s=3600,
                                        refresh=False, rng=ZeroJitter()))  # fmt: skip
-            later = datetime.now(UTC) + timedelta(seconds=5)  # far less than the minimum age
+            rig.advance(5)  # far less than the minimum age
             reports.append(await drain(client, rig.db, settle_s=0, min_resend_age_s=3600,
-                                       refresh=False, rng=ZeroJitter(),
-                                       clock=lambda: later))  # fmt: skip
+                                       refresh=False, rng=ZeroJitter()))  # fmt: skip
         assert sum(r.looked_up for r in reports) == 0
         assert sum(r.requests for r in reports) == 2
         assert get_order(rig.db.conn, sale.uuid).state == "synced"
@@ -455,6 +448,7 @@ async def test_duplicate_found_by_the_lookup_is_logged_and_needs_attention(
         ids = [int((await rig.client.post("orders", json=payload)).data["id"]) for _ in range(2)]
         statuses = [o["status"] for o in rig.store_orders_for(sale.uuid)]
         rig.reopen()
+        rig.advance(2)  # the restart takes a moment
         async with _fresh_client(rig) as client:
             report = await drain(client, rig.db, settle_s=0, refresh=False)
         assert report.found_by_lookup == [sale.uuid] and report.discrepancies == [sale.uuid]

@@ -177,3 +177,51 @@ def test_a_listing_read_before_a_sale_does_not_undo_the_stock_read_back(tmp_path
             apply_items(conn, [newer], kind="product", cause="delta sync")
         item = get_item(db.conn, 10)
         assert item is not None and item.name == "Renamed"
+
+
+async def test_read_backs_while_an_order_is_in_flight_after_a_crash_log_no_flip_flop(
+    tmp_path: Path,
+) -> None:
+    """After a crash the store already has an in-flight order (store 7 -> 5) while the till
+    still subtracts its 2 units: the read-back shows 3, then 5 again once the lookup finds
+    the order. Both moves are the till's own sale, not the store disagreeing: no
+    discrepancy is logged; an online sale in the same window still is."""
+    from datetime import UTC, datetime
+
+    from onetill.store.orders import get_order
+    from onetill.store.outbox import mark_in_flight
+    from onetill.sync.outbox import drain
+    from onetill.sync.outbox_payload import order_payload
+    from till_support import close_rig, make_rig, sell, stock_of
+
+    rig = make_rig(tmp_path, home_url="https://sandbox.test")
+    try:
+
+        def stock_log() -> list[tuple[str | None, str | None]]:
+            return [(d.local_value, d.store_value)
+                    for d in list_discrepancies(rig.db.conn, object_id=10)
+                    if d.field == "stock_quantity"]  # fmt: skip
+
+        sale = sell(rig.db, "SIMPLE-001", qty=2)
+        assert stock_of(rig.db, 10) == 5
+        with rig.db.write() as conn:
+            mark_in_flight(conn, [sale.uuid], datetime.now(UTC), 0.0)
+        await rig.client.post("orders", json=order_payload(get_order(rig.db.conn, sale.uuid)))
+        rig.reopen()  # the crash: the answer is lost, the row stays in flight
+        rig.advance(2)
+        await refresh_stock(rig.client, rig.db, [10], "delta sync")
+        assert stock_of(rig.db, 10) == 3  # still subtracted: its fate is unknown here
+        report = await drain(rig.client, rig.db, settle_s=0)  # found, then read back
+        assert report.found_by_lookup == [sale.uuid]
+        assert stock_of(rig.db, 10) == 5
+        assert stock_log() == []
+        # Another sale in flight when an online sale happens too: that one is logged.
+        second = sell(rig.db, "SIMPLE-001", qty=2)
+        with rig.db.write() as conn:
+            mark_in_flight(conn, [second.uuid], datetime.now(UTC), 0.0)
+        await rig.client.post("orders", json=order_payload(get_order(rig.db.conn, second.uuid)))
+        rig.store.place_online_order([{"product_id": 10, "quantity": 1}])
+        await refresh_stock(rig.client, rig.db, [10], "delta sync")
+        assert stock_log() == [("3", "0")]
+    finally:
+        await close_rig(rig)

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from onetill.store.discrepancies import log_discrepancy
-from onetill.store.orders import get_order, mark_failed
+from onetill.store.orders import get_order
+from onetill.store.outbox import mark_failed
 from onetill.store.sync_state import set_state
 from web.web_support import TillHost, post
 

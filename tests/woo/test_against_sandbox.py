@@ -14,7 +14,7 @@ import pytest
 
 from onetill.sandbox import SandboxConfig, create_app
 from onetill.woo import Outcome, WooClient, classify
-from onetill.woo.errors import AmbiguousWriteError, NotJSONError, ReadOnlyKeyError, ResponseError
+from onetill.woo.errors import AmbiguousWriteError, AuthError, NotJSONError, ResponseError
 from onetill.woo.models import Product, Variation, decode_list
 from support import RECORDED_STORE
 
@@ -60,14 +60,18 @@ async def test_an_empty_batch_is_harmless_and_accepted(woo: WooClient) -> None:
 
 
 async def test_a_read_only_key_is_refused_writes() -> None:
+    """The refusal of a write is never proof that nothing was written (a replayed copy may
+    have got through): it is ambiguous, carrying the store's 401 for the caller to act on."""
     config = SandboxConfig(store_dir=RECORDED_STORE, read_only_keys={"ck_ro": "cs_ro"})
     app = create_app(config)
     transport = httpx2.ASGITransport(app=app)
     try:
         async with WooClient(config.home_url, "ck_ro", "cs_ro", transport=transport) as client:
             await client.get("products", {"per_page": 1})
-            with pytest.raises(ReadOnlyKeyError):
+            with pytest.raises(AmbiguousWriteError) as caught:
                 await client.post("products/batch", json={})
+        assert caught.value.status == 401 and isinstance(caught.value.refusal, AuthError)
+        assert caught.value.keys_refused
     finally:
         await app.state.sandbox.aclose()
 

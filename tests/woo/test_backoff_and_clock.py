@@ -151,3 +151,32 @@ async def test_a_very_long_retry_budget_stays_capped(make_client: Any, sleeps: A
             await client.get("products")
     assert len(sleeps.delays) == 1199
     assert max(sleeps.delays) <= 2.0
+
+
+@given(
+    attempt=st.integers(1, 2000),
+    retry_after=st.none() | st.floats(0, 10**6),
+    seed=st.integers(0, 2**32),
+)
+def test_one_backoff_rule_for_the_client_and_the_outbox(
+    attempt: int, retry_after: float | None, seed: int
+) -> None:
+    """The client (between attempts of a request) and the outbox (between attempts of a
+    sale) wait by the same rule, only with different numbers: full jitter under the capped
+    doubling step, never below Retry-After, never beyond the outbox's longest wait."""
+    import random
+
+    from onetill.sync.outbox_policy import QUEUE_BACKOFF
+    from onetill.woo import WooClient
+    from onetill.woo.backoff import Backoff
+
+    client = WooClient("https://shop.test", "ck", "cs", backoff_base=0.5, backoff_cap=30.0)
+    assert isinstance(client.backoff, Backoff) and isinstance(QUEUE_BACKOFF, Backoff)
+    for rule in (client.backoff, QUEUE_BACKOFF):
+        step = min(rule.cap, rule.base * 2.0 ** min(attempt - 1, 60))
+        wait = rule.delay(attempt, random.Random(seed), retry_after)
+        floor = retry_after or 0.0
+        top = max(step, floor)
+        if rule.longest is not None:
+            floor, top = min(floor, rule.longest), min(top, rule.longest)
+        assert floor <= wait <= top

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from onetill.woo import Outcome, WooClient, classify
 from onetill.woo.errors import (
+    AmbiguousWriteError,
     AuthError,
     NoRouteError,
     NotJSONError,
-    ReadOnlyKeyError,
     ResponseError,
     WooError,
 )
@@ -101,7 +101,7 @@ async def test_byte_order_marks_before_the_json_are_ignored(make_client: Any) ->
         ("error-401-no-credentials.json", AuthError, ["OAuth"]),
         ("error-401-basic-over-http-ignored.json", AuthError, ["OAuth"]),
         ("error-401-bad-signature.json", AuthError, ["--secret", "home URL"]),
-        ("error-401-read-only-key-write.json", ReadOnlyKeyError, ["read-only", "Read/Write"]),
+        ("error-401-read-only-key-write.json", AuthError, ["read-only", "Read/Write"]),
     ],
 )
 async def test_each_recorded_401_names_the_problem(
@@ -249,10 +249,8 @@ async def test_a_small_skew_is_measured_but_not_corrected(make_client: Any) -> N
     assert c.clock_offset_s == 0
 
 
-async def test_invalid_timestamp_is_resent_once_with_the_servers_time(make_client: Any) -> None:
-    """A 401 'Invalid timestamp.' is rejected before WooCommerce acts, so even a POST is resent."""
-    server_now = time.time() - 3600
-    seen: list[int] = []
+def _stale_timestamp_store(server_now: float, seen: list[int]) -> Any:
+    """A store an hour behind the till that refuses timestamps outside its 15 minutes."""
 
     def handler(request: httpx2.Request) -> httpx2.Response:
         stamp = int(request.url.params["oauth_timestamp"])
@@ -263,17 +261,43 @@ async def test_invalid_timestamp_is_resent_once_with_the_servers_time(make_clien
                 401,
                 json={
                     "code": "woocommerce_rest_authentication_error",
-                    "message": "Invalid timestamp.",
+                    "message": "Ungültiger Zeitstempel.",  # a German store
                     "data": {"status": 401},
                 },
                 headers={"Date": date},
             )
         return httpx2.Response(201, json={"id": 5}, headers={"Date": date})
 
-    async with make_client(handler) as client:
-        response = await client.post("orders", json={})
+    return handler
+
+
+async def test_a_read_refused_for_its_timestamp_is_resent_once_with_the_stores_time(
+    make_client: Any,
+) -> None:
+    """A 401 to a read, signed an hour off the store's clock: resent once, signed with the
+    store's time from that answer's Date; decided without reading the (German) message."""
+    seen: list[int] = []
+    server_now = time.time() - 3600
+    async with make_client(_stale_timestamp_store(server_now, seen)) as client:
+        response = await client.get("orders")
     assert response.data == {"id": 5}
-    assert len(seen) == 2
+    assert len(seen) == 2 and abs(seen[1] - server_now) < 5
+
+
+async def test_a_write_refused_for_its_timestamp_is_ambiguous_but_not_refused_keys(
+    make_client: Any,
+) -> None:
+    """The same 401 to a POST is never resent (any refusal of a write may hide a copy that
+    got through), and the answer's Date shows the till's clock, not the keys, was wrong."""
+    seen: list[int] = []
+    async with make_client(_stale_timestamp_store(time.time() - 3600, seen)) as client:
+        with pytest.raises(AmbiguousWriteError) as caught:
+            await client.post("orders", json={})
+    assert len(seen) == 1
+    refusal = caught.value.refusal
+    assert isinstance(refusal, AuthError) and refusal.clock_explains
+    assert refusal.clock_off_s == pytest.approx(3600, abs=5)
+    assert not caught.value.keys_refused
 
 
 # --- what goes on the wire ---------------------------------------------------------
@@ -385,3 +409,28 @@ def test_a_body_cut_anywhere_never_decodes_but_notices_around_a_whole_one_do(
     for cut in range(1, len(body)):
         for prefix in (b"", _NOTICE_HTML.encode()):
             assert decode_json(prefix + body[:cut]) == (False, None), body[:cut]
+
+
+async def test_the_stores_time_never_runs_back_for_dates_one_second_coarse(
+    make_client: Any,
+) -> None:
+    """Date is cut to whole seconds: a second answer whose Date is 0.9 s behind what the
+    client already knows leaves the store's time moving forward (a due time just passed
+    stays passed); a Date far behind (the store's clock was set back) is followed."""
+    tick = [100.0]
+    dates = iter([1_000_000.0, 1_000_000.0, 990_000.0])
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        date = format_datetime(datetime.fromtimestamp(next(dates), UTC), usegmt=True)
+        return httpx2.Response(200, json=[], headers={"Date": date})
+
+    async with make_client(handler, monotonic=lambda: tick[0]) as client:
+        await client.get("products")  # Date 1_000_000 heard at 100.0
+        tick[0] = 100.9
+        await client.get("products")  # the same Date heard at 100.9
+        known = client.server_now()
+        assert known is not None and known.timestamp() == pytest.approx(1_000_000.9)
+        tick[0] = 101.0
+        await client.get("products")  # a Date ten thousand seconds back
+        back = client.server_now()
+    assert back is not None and back.timestamp() == pytest.approx(990_000.0)

@@ -195,16 +195,33 @@ async def test_get_read_timeouts_are_retried_then_raised(make_client: Any) -> No
 
 
 async def test_untrusted_certificate_is_permanent_with_a_hint(make_client: Any) -> None:
+    """Told by the TLS error's type in the chain (as httpcore raises it), not its text."""
+    import ssl
+
     def handler(request: httpx2.Request) -> httpx2.Response:
-        raise httpx2.ConnectError(
-            "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate",
-            request=request,
-        )
+        try:
+            raise ssl.SSLCertVerificationError(1, "verification failed")
+        except ssl.SSLCertVerificationError as tls:
+            raise httpx2.ConnectError("handshake failed", request=request) from tls
 
     async with make_client(handler, url="https://shop.test") as client:
         with pytest.raises(CertificateError) as caught:
             await client.get("products")
     assert "--ca-file" in str(caught.value)
+    assert classify(caught.value) is Outcome.PERMANENT
+
+
+async def test_a_self_signed_store_is_an_untrusted_certificate_over_real_tls(
+    start_sandbox: Any, tls_cert: Any
+) -> None:
+    """A real handshake with a certificate nobody vouched for: CertificateError, permanent."""
+    from onetill.woo import WooClient
+
+    cert, key = tls_cert
+    srv = start_sandbox(ssl_certfile=cert, ssl_keyfile=key)
+    async with WooClient(srv.url, srv.key, srv.secret, max_attempts=1) as client:
+        with pytest.raises(CertificateError) as caught:
+            await client.get("products")
     assert classify(caught.value) is Outcome.PERMANENT
 
 

@@ -104,6 +104,18 @@ def test_a_read_only_key_is_named_read_only_and_saved_as_such(
     assert load_config(tmp_path).read_only is True
 
 
+def test_a_read_only_key_is_found_on_a_store_that_speaks_german(
+    start_sandbox: Any, tmp_path: Path
+) -> None:
+    """The refusal of the write is worded in German ("keine Schreibberechtigung"): the key
+    is still found read-only, from the status of the write after a successful read."""
+    srv = start_sandbox(read_only_keys={"ck_readonly": "cs_readonly_secret"}, locale="de_DE")
+    result = run_connect(srv.url, "ck_readonly", "cs_readonly_secret", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "READ-ONLY" in result.stderr
+    assert load_config(tmp_path).read_only is True
+
+
 def test_a_skewed_store_clock_is_corrected_and_reported(start_sandbox: Any, tmp_path: Path) -> None:
     """The store's clock is 20 minutes ahead: beyond WooCommerce's 15-minute window."""
     srv = start_sandbox(clock_offset_s=1200)

@@ -302,10 +302,20 @@ async def test_a_refusal_in_front_of_php_stays_a_plain_error(
     assert classify(caught.value) is outcome
 
 
-async def test_a_post_refused_as_a_replayed_nonce_is_ambiguous_and_not_resent(
-    make_client: Any,
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Invalid nonce - nonce has already been used.",
+        "Ungültige Nonce – die Nonce wurde bereits verwendet.",  # a German store
+        "The API key provided does not have write permissions.",
+    ],
+)
+async def test_any_401_to_a_post_is_ambiguous_and_not_resent(
+    make_client: Any, message: str
 ) -> None:
-    """Nonces are fresh per attempt: 'already used' means a copy of this POST got there first."""
+    """Nonces are fresh per attempt, so 'already used' means a copy of this POST got there
+    first; WooCommerce says so in the site's language with the code a wrong key gets too.
+    So every 401 to a write is ambiguous: looked up before any resend, never matched by text."""
     calls = 0
 
     def handler(request: httpx2.Request) -> httpx2.Response:
@@ -315,7 +325,7 @@ async def test_a_post_refused_as_a_replayed_nonce_is_ambiguous_and_not_resent(
             401,
             json={
                 "code": "woocommerce_rest_authentication_error",
-                "message": "Invalid nonce - nonce has already been used.",
+                "message": message,
                 "data": {"status": 401},
             },
         )
@@ -325,6 +335,7 @@ async def test_a_post_refused_as_a_replayed_nonce_is_ambiguous_and_not_resent(
             await client.post("orders", json=ORDER)
     assert calls == 1
     assert classify(caught.value) is Outcome.AMBIGUOUS
+    assert caught.value.status == 401 and caught.value.keys_refused
 
 
 async def test_a_get_refused_as_a_replayed_nonce_is_resent_once_re_signed(
@@ -373,8 +384,9 @@ async def test_a_503_page_from_the_store_to_a_post_is_ambiguous(start_sandbox: A
     assert caught.value.status == 503
 
 
-async def test_a_missing_nonce_parameter_is_an_auth_error_not_a_replay(make_client: Any) -> None:
-    """A proxy that drops the query loses oauth_nonce: that is a setup problem, sent once."""
+async def test_a_missing_nonce_parameter_is_never_resent(make_client: Any) -> None:
+    """A proxy that drops the query loses oauth_nonce: a setup problem, sent once. The read
+    is an auth error; the write, like any refused write, is ambiguous (looked up first)."""
     calls = 0
 
     def handler(request: httpx2.Request) -> httpx2.Response:
@@ -390,13 +402,13 @@ async def test_a_missing_nonce_parameter_is_an_auth_error_not_a_replay(make_clie
         )
 
     async with make_client(handler) as client:
-        with pytest.raises(AuthError) as caught:
+        with pytest.raises(AmbiguousWriteError) as posted:
             await client.post("orders", json=ORDER)
-        with pytest.raises(AuthError):
+        with pytest.raises(AuthError) as read:
             await client.get("products")
-    assert not isinstance(caught.value, AmbiguousWriteError)
     assert calls == 2  # neither the POST nor the GET was resent: resending cannot help
-    assert classify(caught.value) is Outcome.AUTH
+    assert isinstance(posted.value.refusal, AuthError) and posted.value.keys_refused
+    assert classify(read.value) is Outcome.AUTH
 
 
 async def test_under_random_faults_a_plain_error_always_means_no_order(start_sandbox: Any) -> None:

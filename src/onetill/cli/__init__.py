@@ -26,6 +26,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "drain": ("onetill.cli.sales", "drain", "Upload pending orders now."),
     "retry": ("onetill.cli.sales", "retry", "Put a failed order back in the queue."),
     "void": ("onetill.cli.sales", "void", "Void a failed order that was never uploaded."),
+    "lookup": ("onetill.cli.queue", "lookup", "Look an order up in the store now."),
     "discrepancies": (
         "onetill.cli.sales",
         "discrepancies",

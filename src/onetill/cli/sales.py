@@ -12,7 +12,6 @@ import asyncio
 import json
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,11 +79,11 @@ async def _drain(
                 settle_s=settle_s,
                 min_resend_age_s=min_age_s,
             )
-            nxt = report.next_attempt_at
-            if report.paused or report.busy or nxt is None:
+            # Seconds by the store's clock, never the till's (which may jump).
+            pause = report.retry_in_s
+            if report.paused or report.busy or pause is None:
                 return report
-            pause = (nxt - datetime.now(UTC)).total_seconds()
-            if time.monotonic() + max(pause, 0) > deadline:
+            if time.monotonic() + pause > deadline:
                 return report
             await asyncio.sleep(max(pause, 0.05))
 
@@ -328,43 +327,28 @@ def orders(home: Path | None, which: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def drain(home: Path | None, settle: float | None, wait: float, as_json: bool) -> None:
     """Upload pending orders now (FIFO; looks up any order whose fate is unknown)."""
+    from onetill.cli.queue import print_drain_report
+
     home_path = home_dir(home)
     cfg = _config(home_path)
     with open_database(home_path) as db:
         report = asyncio.run(_drain(db, cfg, settle=settle, wait=wait))
-    if as_json:
-        click.echo(json.dumps(report.as_dict()))
-        return
-    if report.busy:
-        click.echo("another drain is running for this till; try again in a moment")
-        return
-    click.echo(
-        f"uploaded {len(report.synced)}, with differences {len(report.discrepancies)}, "
-        f"failed {len(report.failed)}, to retry {len(report.retry_later)}, "
-        f"looked up {report.looked_up} ({len(report.found_by_lookup)} found)"
-    )
-    if report.paused:
-        click.echo(report.paused)
-    for error in report.errors:
-        click.echo(f"warning: {error}")
+    code = print_drain_report(report, as_json)
+    if code:
+        raise click.exceptions.Exit(code)
 
 
 @click.command()
 @home_option
 @click.argument("uuid")
 def retry(home: Path | None, uuid: str) -> None:
-    """Put a failed order back in the queue and try to upload it now."""
-    from onetill.store.orders import OrderStateError, retry_order
+    """Try a failed, pending or in-flight order now (one in flight is looked up first)."""
+    from onetill.cli.queue import retry_now
 
     home_path = home_dir(home)
     cfg = _config(home_path)
     with open_database(home_path) as db:
-        try:
-            with db.write() as conn:
-                rec = retry_order(conn, uuid, datetime.now(UTC))
-        except (KeyError, OrderStateError) as exc:
-            raise click.ClickException(str(exc).strip("'\"")) from None
-        click.echo(f"order {rec.uuid} queued again")
+        rec = retry_now(db, uuid)
         report = asyncio.run(_drain(db, cfg))
         if rec.uuid in report.synced:
             click.echo(f"order {rec.uuid} uploaded")
@@ -377,15 +361,10 @@ def retry(home: Path | None, uuid: str) -> None:
 @click.argument("uuid")
 @click.option("--reason", required=True, help="Why it is voided (kept with the order).")
 def void(home: Path | None, uuid: str, reason: str) -> None:
-    """Void a failed order: never uploaded, kept forever, local stock restored."""
-    from onetill.store.orders import OrderStateError, void_order
+    """Void an order that never reached the store: kept forever, local stock restored."""
+    from onetill.cli.queue import void_now
 
-    with open_database(home_dir(home)) as db:
-        try:
-            with db.write() as conn:
-                rec = void_order(conn, uuid, reason)
-        except (KeyError, OrderStateError) as exc:
-            raise click.ClickException(str(exc).strip("'\"")) from None
+    rec = void_now(home_dir(home), uuid, reason)
     click.echo(f"order {rec.uuid} voided: {reason}")
 
 

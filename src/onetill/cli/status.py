@@ -24,17 +24,38 @@ def status(home: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(current, sort_keys=True))
         return
-    source = "running engine" if current.get("source") == "engine" else "database"
-    click.echo(f"state          {current['state']} (from the {source})")
+    if current.get("source") == "engine":
+        reason = f": {current['state_reason']}" if current.get("state_reason") else ""
+        click.echo(f"state          {current['state']}{reason} (running engine)")
+    else:
+        # Nobody is talking to the store: say what is known, and since when.
+        contact = current.get("last_contact_at")
+        recorded = current.get("recorded_state")
+        seen = f"{contact} (store time; the store was {recorded})" if contact else "never"
+        click.echo("state          engine not running")
+        click.echo(f"last contact   {seen}")
     click.echo(f"last sync      {current.get('last_sync_at') or 'never'} (store time)")
     click.echo(
         f"catalog        {current['products']} products, {current['variations']} variations"
     )
     age = current.get("oldest_pending_age_s")
-    oldest = f" (oldest {age:.0f} s)" if age is not None else ""
+    oldest = ""
+    if age is not None:
+        oldest = f" (oldest {age:.0f} s)" if age >= 0 else (
+            f" (oldest dated {-age:.0f} s ahead of this till's clock: the clock was changed)"
+        )
     click.echo(f"pending orders {current['pending_orders']}{oldest}")
+    blocked = current.get("queue_blocked")
+    if blocked:
+        click.echo(f"queue blocked  since {blocked['since']} because {blocked['reason']}")
+        click.echo(f"               oldest order {blocked['uuid']} (`onetill lookup` it)")
     click.echo(f"failed orders  {current['failed_orders']}")
     click.echo(f"discrepancies  {current['discrepancies']}")
+    if current.get("duplicates"):
+        click.echo(
+            f"duplicates     {current['duplicates']} sale(s) the store holds twice or after a "
+            "void (`onetill orders --failed`)"
+        )
     click.echo(f"plugin         {'yes' if current.get('plugin') else 'no'}")
     if current.get("queue_paused"):
         click.echo(f"uploads paused {current['queue_paused']}")

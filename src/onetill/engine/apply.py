@@ -11,7 +11,10 @@
   not sellable, restored meanwhile -> stays sellable.
 - ``order.*``: the stock of the order's items is read back from the store
   (WooCommerce wins; differences go to the discrepancy log), except for
-  this till's own uploads, whose stock the drainer has just read back.
+  this till's own uploads, whose stock the drainer has just read back. An
+  ``order.created`` of this till's that is a second copy of a sale (a held
+  upload that landed after a resend) flags the sale ("flagged",
+  ``sync.duplicates``); nothing is cancelled.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 from onetill.store import Database
 from onetill.store.catalog import apply_items
 from onetill.store.discrepancies import log_discrepancy
+from onetill.sync.duplicates import note_created_order
 from onetill.sync.outbox_payload import META_TILL
 from onetill.sync.stock import order_item_ids, refresh_stock
 from onetill.woo import WooClient
@@ -114,7 +118,11 @@ class CatalogWebhookHandler:
 
     async def order_changed(self, topic: str, data: dict[str, Any]) -> str:
         if self.till_id and _meta(data, META_TILL) == self.till_id:
-            return "ignored"  # our own sale: the drainer already read its stock back
+            # Our own sale: the drainer already read its stock back. A second
+            # copy of it is worth knowing about at once.
+            if topic == "order.created" and note_created_order(self.db, data):
+                return "flagged"
+            return "ignored"
         ids = order_item_ids(data)
         if not ids:
             return "ignored"

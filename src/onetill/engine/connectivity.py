@@ -72,6 +72,11 @@ def judge(result: object) -> Judgement | None:
         return Judgement(State.DEGRADED, "the store answers with HTML instead of JSON")
     if isinstance(result, BaseException) and not isinstance(result, WooError):
         return None
+    if _clock_refused(result):
+        # The till's clock, not the keys: the client re-signs with the store's
+        # time at once. Saying "keys rejected" here would send the merchant
+        # to make new keys for nothing.
+        return None
     outcome = classify(result)
     if outcome is Outcome.SUCCESS or outcome is Outcome.PERMANENT:
         return Judgement(State.ONLINE, "")
@@ -83,6 +88,18 @@ def judge(result: object) -> Judgement | None:
     if outcome is Outcome.TRANSIENT:
         return Judgement(State.DEGRADED, "the store answers with server errors", server_error=True)
     return Judgement(State.OFFLINE, _short(result) or "the connection dropped mid-request")
+
+
+def _clock_refused(result: object) -> bool:
+    """A 401/403 to a request signed more than WooCommerce's 15 minutes off its clock."""
+    from onetill.woo.auth import oauth_clock_error
+    from onetill.woo.errors import AuthError, outside_oauth_window
+
+    if isinstance(result, AuthError):
+        return result.clock_explains
+    if not isinstance(result, httpx2.Response) or result.status_code not in (401, 403):
+        return False
+    return outside_oauth_window(oauth_clock_error(result))
 
 
 def _looks_json(response: httpx2.Response) -> bool:

@@ -1,29 +1,30 @@
 """The engine's jobs against the store, and the client they share.
 
 ``SyncJobs`` adapts ``onetill.sync`` (outbox drain, initial/delta sync,
-ID audit) to the scheduler, and answers its two questions: when is the
-outbox next due, and did another process commit a sale. ``build_client``
-makes the ``WooClient`` for the saved connection; given ``observe``, every
-response and transport failure is reported (the connectivity monitor).
+ID audit, the scan for sales the store holds twice) to the scheduler, and
+answers its two questions: when is the outbox next due (by the store's
+clock, never the till's), and did another process commit a sale.
+``build_client`` makes the ``WooClient`` for the saved connection; given
+``observe``, every response and transport failure is reported (the
+connectivity monitor).
 """
 
 from __future__ import annotations
 
 import logging
 import ssl
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx2
 
 from onetill.config import Config
+from onetill.engine.settings import EngineSettings
 from onetill.store import Database
 from onetill.woo import WooClient
 from onetill.woo.errors import WooError
-
-if TYPE_CHECKING:
-    from onetill.engine.runtime import EngineSettings
 
 __all__ = ["SyncJobs", "build_client"]
 
@@ -46,6 +47,9 @@ class _ObservingTransport(httpx2.AsyncBaseTransport):
         except httpx2.TransportError as exc:
             self._tell(exc)
             raise
+        # The client attaches it later; the judgement needs what was sent (the
+        # OAuth timestamp) to tell a skewed clock from rejected keys.
+        response.request = request
         self._tell(response)
         return response
 
@@ -114,10 +118,12 @@ class SyncJobs:
         self.db = db
         self.config = config
         self.settings = settings
-        self.last_drain: Any = None
         self._busy_retry = False
         self._paused = False
         self._data_version: int | None = None
+        # When the last drain said to come back (our monotonic clock), if it said.
+        self._again_at: float | None = None
+        self._scanned_at: float | None = None  # monotonic: the last scan for copies
 
     @property
     def _meta_key(self) -> str | None:
@@ -142,7 +148,8 @@ class SyncJobs:
             plugin=self.config.plugin, settle_s=self.settings.drain_settle_s,
             min_resend_age_s=self._min_resend_age_s, force=self._paused,
         )
-        self.last_drain = report
+        wait = report.retry_in_s
+        self._again_at = None if wait is None else time.monotonic() + wait
         # Another process (`onetill drain`, `onetill sell`) holds the drain
         # lock: try again shortly rather than at the next sale.
         self._busy_retry = report.busy
@@ -151,6 +158,18 @@ class SyncJobs:
         self._paused = report.paused is not None
         if report.synced or report.failed or report.paused:
             log.info("outbox: %s", report.as_dict())
+
+    async def scan_for_copies(self) -> None:
+        """Look for sales the store holds twice, every ``duplicate_scan_interval_s``."""
+        from onetill.sync.duplicates import scan_for_copies
+
+        interval = self.settings.duplicate_scan_interval_s
+        if self._scanned_at is not None and time.monotonic() - self._scanned_at < interval:
+            return
+        self._scanned_at = time.monotonic()
+        flagged = await scan_for_copies(self.client, self.db)
+        if flagged:
+            log.error("the store holds %d sale(s) twice: %s", len(flagged), ", ".join(flagged))
 
     async def delta(self) -> None:
         from onetill.sync.catalog import delta_sync, initial_sync, needs_initial_sync
@@ -172,6 +191,7 @@ class SyncJobs:
                 barcode_meta_key=self._meta_key,
                 overlap_s=max(DEFAULT_OVERLAP_S, 2 * self.settings.delta_interval_s),
             )
+            await self.scan_for_copies()
 
     async def audit(self) -> None:
         from onetill.sync.catalog import audit_ids
@@ -201,34 +221,32 @@ class SyncJobs:
 
     def next_retry_in(self) -> float | None:
         """Seconds until the outbox has something due: the FIFO head's retry time, or
-        the lookup time of an order whose fate is unknown (``in_flight``)."""
+        the lookup time of an order whose fate is unknown (``in_flight``). Measured with
+        the store's clock (``WooClient.server_now``), so a step of the till's clock
+        neither wakes the drainer in a loop nor puts it to sleep for hours."""
+        from onetill.store.outbox import next_due_times
+        from onetill.sync.outbox_policy import LONGEST_WAIT_S
+
         with self.db.lock:
-            head = self.db.conn.execute(
-                "SELECT x.next_attempt_at FROM orders o JOIN outbox x ON x.order_uuid = o.uuid"
-                " WHERE o.state = 'pending_sync' ORDER BY o.seq LIMIT 1"
-            ).fetchone()
-            flying = self.db.conn.execute(
-                "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'in_flight'"
-            ).fetchone()
-        times = [r[0] for r in (head, flying) if r is not None and r[0] is not None]
+            times = next_due_times(self.db.conn)
         if not times:
             return None
         if self._paused:
             return PAUSED_RECHECK_S
         if self._busy_retry:
             return BUSY_RETRY_S
-        now = datetime.now(UTC)
-        waits: list[float] = []
-        for text in times:
-            try:
-                due = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-            except ValueError:
-                return 0.0
-            if due.tzinfo is None:
-                due = due.replace(tzinfo=UTC)
-            waits.append((due - now).total_seconds())
+        if self._again_at is not None:
+            wait = self._again_at - time.monotonic()
+        else:
+            now = self.client.server_now() or datetime.now(UTC)
+            # A time beyond anything the outbox schedules is due now.
+            s = self.settings
+            longest = max(LONGEST_WAIT_S, self._min_resend_age_s,
+                          s.drain_settle_s + s.request_timeout_s)  # fmt: skip
+            far = now + timedelta(seconds=longest + 60)
+            wait = min((0.0 if t > far else (t - now).total_seconds()) for t in times)
         # Capped so that a row whose time went wrong is still retried each minute.
-        return min(max(0.0, min(waits)), 60.0)
+        return min(max(0.0, wait), 60.0)
 
     def outbox_changed(self) -> bool:
         # data_version changes when another connection (another process:

@@ -29,7 +29,6 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from onetill.engine.app import StatusHub, create_engine_app
 from onetill.engine.connectivity import ConnectivityMonitor
 from onetill.engine.jobs import SyncJobs, build_client
 from onetill.engine.scheduler import Scheduler
+from onetill.engine.settings import EngineSettings
 from onetill.engine.status import clear_engine_info, database_status, write_engine_info
 from onetill.engine.webhooks import WebhookReceiver
 from onetill.store import Database, open_database
@@ -50,28 +50,6 @@ from onetill.woo import WooClient
 __all__ = ["Engine", "EngineSettings", "UiFactory", "run_engine"]
 
 log = logging.getLogger("onetill.engine")
-
-
-@dataclass
-class EngineSettings:
-    """Everything tunable about one engine. Tests shrink the intervals."""
-
-    home: Path
-    host: str = "127.0.0.1"
-    port: int = 8000
-    delta_interval_s: float = 30.0
-    audit_interval_s: float = 3600.0
-    probe_min_s: float = 5.0
-    probe_max_s: float = 60.0
-    idle_probe_s: float = 10.0
-    outbox_poll_s: float = 1.0
-    grace_s: float = 10.0
-    request_timeout_s: float = 30.0
-    status_refresh_s: float = 1.0  # the till screen's status bar is never older than this
-    drain_batch_size: int = 10
-    drain_settle_s: float = 30.0  # wait before looking up an order whose fate is unknown
-    # A missing order whose fate was unknown is resent only once its send is this old.
-    drain_min_resend_age_s: float = 120.0
 
 
 # Wraps the engine's app (status, stream, webhooks) in a user interface.
@@ -204,9 +182,19 @@ class Engine:
     # -- status ----------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """The status model from the database, with the live connectivity on top."""
+        """The status model from the database, with the live connectivity on top.
+
+        A store that answers while a job fails on every run (an initial sync
+        that never completes) is ``degraded`` with the job's error, not online.
+        """
         assert self.db is not None
-        data = database_status(self.db)
+        client = self.jobs.client if self.jobs is not None else None
+        data = database_status(
+            self.db,
+            store_now=client.server_now() if client is not None else None,
+            poll_interval_s=self.settings.delta_interval_s,
+            engine_running=True,
+        )
         data["connected"] = self.config is not None
         if self.monitor is None:
             data["state"] = "offline"
@@ -215,12 +203,21 @@ class Engine:
             )
             data["state_since"] = None
         else:
-            data["state"] = str(self.monitor.state)
-            data["state_reason"] = self.monitor.reason
+            state, reason = str(self.monitor.state), self.monitor.reason
+            failing = self.scheduler.stats.failing if self.scheduler else {}
+            if state == "online" and failing:
+                state = "degraded"
+                reason = "; ".join(
+                    f"{job} fails: {error}" for job, error in sorted(failing.items())
+                )
+            data["state"] = state
+            data["state_reason"] = reason
             data["state_since"] = datetime.fromtimestamp(self.monitor.since, UTC).isoformat()
+        data["store_clock_skew_s"] = client.clock_skew_s if client is not None else None
         data["engine"] = {
             "url": self.url,
-            "running": self.scheduler.busy if self.scheduler else None,
+            "running": True,  # this answer comes from the running engine
+            "job": self.scheduler.busy if self.scheduler else None,
         }
         return data
 

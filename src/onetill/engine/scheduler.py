@@ -36,7 +36,7 @@ MIN_DRAIN_GAP_S = 0.2
 
 
 class Jobs(Protocol):
-    """The sync work the scheduler runs (the engine's is ``runtime.SyncJobs``)."""
+    """The sync work the scheduler runs (the engine's is ``jobs.SyncJobs``)."""
 
     async def drain(self) -> None: ...
 
@@ -65,6 +65,8 @@ class SchedulerStats:
     deltas: int = 0
     audits: int = 0
     last_error: str = ""
+    # job -> the error of its last run, while its runs keep failing (the status says so)
+    failing: dict[str, str] = field(default_factory=dict)
     last_delta_at: float | None = None  # till clock (time.time()): when it finished
     history: list[str] = field(default_factory=list)  # recent job names in run order
 
@@ -226,8 +228,11 @@ class Scheduler:
                 raise
             except Exception as exc:
                 self.stats.last_error = f"{name}: {exc}"
+                self.stats.failing[name] = str(exc)[:300] or type(exc).__name__
                 log.warning("%s failed: %s", name, exc)
                 self.monitor.observe(exc)
+            else:
+                self.stats.failing.pop(name, None)
             finally:
                 self._busy = None
             setattr(self.stats, name + "s", getattr(self.stats, name + "s") + 1)

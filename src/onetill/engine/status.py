@@ -31,12 +31,13 @@ __all__ = [
 ENGINE_INFO_FILENAME = "engine.json"
 
 
-def database_status(db: Database) -> dict[str, Any]:
-    """The status model read from the database alone (no engine involved)."""
+def database_status(db: Database, **live: Any) -> dict[str, Any]:
+    """The status model read from the database (``live``: what a running engine knows,
+    passed to ``collect_status``: ``store_now``, ``poll_interval_s``, ``engine_running``)."""
     from onetill.status import collect_status
 
     with db.lock:
-        status = collect_status(db)
+        status = collect_status(db, **live)
     # A msgspec Struct of plain values: its builtins are JSON-ready as they are.
     data: dict[str, Any] = msgspec.to_builtins(status)
     return data
@@ -79,7 +80,10 @@ def read_status(home: Path, timeout: float = 2.0) -> dict[str, Any]:
     """The status: from the running engine when there is one, else from the database.
 
     The result has ``source``: ``"engine"`` or ``"database"``. For the CLI
-    (``onetill status --json``).
+    (``onetill status --json``). Without a live engine nobody knows whether
+    the store answers now: ``state`` is ``"unknown"``, ``recorded_state``
+    what the last sync saw, ``last_contact_at`` when the store last answered
+    (store time), and ``engine.running`` is false.
     """
     url = engine_url(home)
     if url is not None:
@@ -104,5 +108,9 @@ def read_status(home: Path, timeout: float = 2.0) -> dict[str, Any]:
 
     with open_database(home) as db:
         data = database_status(db)
+    data["recorded_state"] = data["state"]
+    data["state"] = "unknown"
+    data["state_reason"] = "engine not running"
+    data["engine"] = {"url": None, "running": False, "job": None}
     data["source"] = "database"
     return data

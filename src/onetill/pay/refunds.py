@@ -9,7 +9,6 @@ then sends the same request with the same key.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from onetill.pay.errors import StripeAPIError
@@ -17,7 +16,7 @@ from onetill.pay.gateway import StripeGateway
 from onetill.pay.money import to_minor
 from onetill.pay.reasons import reason_for
 from onetill.store.db import Database
-from onetill.store.order_records import format_ts
+from onetill.store.order_records import DUE_NOW
 from onetill.store.refunds import RefundRecord, update_refund
 
 __all__ = ["META_REFUND", "stripe_refund"]
@@ -57,9 +56,8 @@ def stripe_refund(
                     return update_refund(conn, refund.uuid, state="failed",
                                          last_error=f"Stripe refused the refund: {text}")
             raise
-    now = format_ts(datetime.now(UTC))
-    with db.write() as conn:
+    with db.write() as conn:  # the store part is due now, whatever any clock says
         return update_refund(
             conn, refund.uuid, state="pending_sync", stripe_refund_id=str(found["id"]),
-            last_error=None, next_attempt_at=now,
+            last_error=None, next_attempt_at=DUE_NOW,
         )  # fmt: skip

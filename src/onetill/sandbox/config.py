@@ -45,6 +45,9 @@ class SandboxConfig:
     wc_version: str = "11.0.1"
     global_variations: bool = True  # GET /wc/v3/variations exists (10.3+)
     clock_offset_s: float = 0.0  # a wrong server clock, as seen in Date and dates
+    # The site language: WooCommerce translates its error messages (codes stay
+    # English). "de_DE" answers the authentication errors in German.
+    locale: str = "en_US"
 
     @property
     def https(self) -> bool:

@@ -13,6 +13,7 @@ __all__ = [
     "RestError",
     "invalid_id",
     "invalid_param",
+    "localized",
     "no_route",
 ]
 
@@ -33,6 +34,30 @@ class RestError(Exception):
             "message": self.message,
             "data": {"status": self.status, **self.data},
         }
+
+
+# WooCommerce's authentication messages as a German site (de_DE) words them.
+# The codes never change with the language; only the messages do.
+_GERMAN = {
+    "Consumer key is invalid.": "Der Consumer-Key ist ungültig.",
+    "Consumer secret is invalid.": "Das Consumer-Secret ist ungültig.",
+    "Invalid signature - provided signature does not match.":
+        "Ungültige Signatur – die angegebene Signatur stimmt nicht überein.",
+    "Invalid timestamp.": "Ungültiger Zeitstempel.",
+    "Invalid nonce - nonce has already been used.":
+        "Ungültige Nonce – die Nonce wurde bereits verwendet.",
+    "The API key provided does not have write permissions.":
+        "Der angegebene API-Schlüssel hat keine Schreibberechtigung.",
+    "The API key provided does not have read permissions.":
+        "Der angegebene API-Schlüssel hat keine Leseberechtigung.",
+}
+
+
+def localized(body: dict[str, Any], locale: str) -> dict[str, Any]:
+    """An error body with its message in the site's language (codes unchanged)."""
+    if locale != "de_DE" or body.get("message") not in _GERMAN:
+        return body
+    return {**body, "message": _GERMAN[body["message"]]}
 
 
 def invalid_param(name: str, message: str, detail_code: str) -> RestError:

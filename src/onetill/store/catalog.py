@@ -8,7 +8,8 @@ sync's overlapping re-reads safe.
 
 Stock: the till shows ``stock_quantity`` = the store's stock minus the units
 of sales not yet uploaded (``orders.unsent_quantities``); WooCommerce wins
-over everything else, and every stock value it overrides is logged.
+over everything else, and every stock value it overrides is logged, unless
+the till's own in-flight sales explain the change (``own_sales.py``).
 
 The till's lookups (``CatalogItem``, ``get_item``, ``search``, ...) are in
 ``catalog_lookup.py`` and re-exported here.
@@ -46,6 +47,7 @@ from onetill.store.catalog_rows import (
 )
 from onetill.store.discrepancies import log_discrepancy
 from onetill.store.orders import unsent_quantities
+from onetill.store.own_sales import explained, in_flight_units
 from onetill.store.sync_state import get_json, set_json
 
 __all__ = [
@@ -144,14 +146,16 @@ def apply_items(
     ids = [r[I_ID] for r in rows]
     marks = ",".join("?" * len(ids))
     existing = {
-        r[0]: (r[1], r[2])
+        r[0]: (r[1], r[2], r[3])
         for r in conn.execute(
-            f"SELECT id, stock_quantity, date_modified_gmt FROM products WHERE id IN ({marks})",
+            "SELECT id, stock_quantity, date_modified_gmt, store_stock_quantity FROM products"
+            f" WHERE id IN ({marks})",
             ids,
         )
     }
     holders = [stock_holder(r[I_ID], r[I_PARENT], r[I_MANAGE]) for r in rows if r[I_MANAGE] != "0"]
     unsent = unsent_quantities(conn, holders) if holders else {}
+    flying = in_flight_units(conn, holders) if holders else {}
     final: list[tuple[Any, ...]] = []
     for row in rows:
         old = existing.get(row[I_ID])
@@ -160,10 +164,17 @@ def apply_items(
             continue
         store_stock = row[I_STORE_STOCK]
         local = store_stock
+        holder = stock_holder(row[I_ID], row[I_PARENT], row[I_MANAGE])
         if store_stock is not None:
-            holder = stock_holder(row[I_ID], row[I_PARENT], row[I_MANAGE])
             local = store_stock - unsent.get(holder, 0)
-        if old is not None and old[0] != local and row[I_MANAGE] != "parent":
+        if (
+            old is not None
+            and old[0] != local
+            and row[I_MANAGE] != "parent"
+            and not explained(
+                old[0], old[2], store_stock, unsent.get(holder, 0), flying.get(holder)
+            )
+        ):
             log_discrepancy(
                 conn, row[I_TYPE] if row[I_TYPE] == "variation" else "product",
                 row[I_ID], "stock_quantity", old[0], local, cause,

@@ -11,4 +11,5 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0002_orders", schema_orders.STATEMENTS),
     ("0003_engine", schema_engine.STATEMENTS),
     ("0004_stripe_payments", schema_payments.STATEMENTS),
+    ("0005_order_store_copies", schema_orders.STORE_COPIES),
 ]

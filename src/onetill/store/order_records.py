@@ -7,11 +7,30 @@ checks rely on it).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["NewLine", "NewOrder", "OrderLine", "OrderRecord", "format_ts", "parse_ts"]
+__all__ = [
+    "DUE_NOW",
+    "NewLine",
+    "NewOrder",
+    "OrderLine",
+    "OrderRecord",
+    "OrderStateError",
+    "format_ts",
+    "parse_ts",
+]
+
+# ``next_attempt_at`` of an order (or refund) that may go now, whatever any
+# clock says: a sale made while the till's clock ran ahead must not wait for
+# that clock.
+DUE_NOW = "1970-01-01T00:00:00.000000Z"
+
+
+class OrderStateError(ValueError):
+    """An action that the order's state does not allow (says which and why)."""
 
 
 def format_ts(moment: datetime) -> str:
@@ -117,6 +136,7 @@ class OrderRecord:
     server_offset_s: float | None
     last_error: str | None
     charge_id: str = ""
+    store_copies: str | None = None  # JSON [ids] when the store holds this sale unexpectedly
     lines: list[OrderLine] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -131,3 +151,8 @@ class OrderRecord:
             "attempts": self.attempts,
             "last_error": self.last_error,
         }
+
+    @property
+    def copies(self) -> list[int]:
+        """Store ids of the copies of this sale found beyond the one expected (see outbox)."""
+        return [int(i) for i in json.loads(self.store_copies)] if self.store_copies else []

@@ -1,9 +1,9 @@
-"""Orders and the outbox: the sale insert, queue queries and state changes.
+"""Orders: the sale insert and the reads (one order, lists, counts, unsent units).
 
 Every function takes a connection and runs inside the caller's transaction
 (``with db.write() as conn:``) when it writes, so a sale, its lines, its
-outbox row and its stock decrement commit together, and a state change is
-never half-applied. Nothing here deletes an order.
+outbox row and its stock decrement commit together. Nothing here deletes an
+order. The outbox's state changes and queue queries are in ``outbox.py``.
 
 States (see ``schema_orders``): ``pending_sync`` -> ``in_flight`` ->
 ``synced`` | ``synced_with_discrepancy`` | ``failed``; ``failed`` ->
@@ -18,15 +18,18 @@ from datetime import datetime
 from typing import Any
 
 from onetill.store.order_records import (
+    DUE_NOW,
     NewLine,
     NewOrder,
     OrderLine,
     OrderRecord,
+    OrderStateError,
     format_ts,
     parse_ts,
 )
 
 __all__ = [
+    "DUE_NOW",
     "UNSENT_STATES",
     "NewLine",
     "NewOrder",
@@ -34,21 +37,13 @@ __all__ = [
     "OrderRecord",
     "OrderStateError",
     "count_by_state",
-    "due_pending",
     "format_ts",
     "get_order",
-    "in_flight_orders",
     "insert_sale",
     "list_orders",
-    "mark_failed",
-    "mark_in_flight",
-    "mark_pending",
-    "mark_synced",
     "oldest_pending_at",
     "parse_ts",
-    "retry_order",
     "unsent_quantities",
-    "void_order",
 ]
 
 # Orders whose units the till has taken off its own stock but WooCommerce
@@ -57,16 +52,13 @@ __all__ = [
 UNSENT_STATES: tuple[str, ...] = ("pending_sync", "in_flight", "failed")
 
 
-class OrderStateError(ValueError):
-    """An action that the order's state does not allow (says which and why)."""
-
 
 _SELECT = (
     "SELECT o.uuid, o.seq, o.state, o.created_at, o.till_id, o.currency, o.payment_method,"
     " o.payment_title, o.transaction_id, o.card_brand, o.card_last4, o.subtotal, o.total_tax,"
     " o.total, o.tendered, o.change, o.remote_id, o.remote_number, o.void_reason,"
     " o.discrepancy, o.tax_lines, x.attempts, x.next_attempt_at, x.in_flight_since,"
-    " x.first_sent_at, x.server_offset_s, x.last_error, o.charge_id"
+    " x.first_sent_at, x.server_offset_s, x.last_error, o.charge_id, o.store_copies"
     " FROM orders o JOIN outbox x ON x.order_uuid = o.uuid"
 )
 
@@ -137,7 +129,7 @@ def insert_sale(conn: sqlite3.Connection, order: NewOrder, lines: Sequence[NewLi
     conn.execute(
         "INSERT INTO outbox (order_uuid, status, created_at, attempts, next_attempt_at)"
         " VALUES (?, 'pending_sync', ?, 0, ?)",
-        (order.uuid, created, created),
+        (order.uuid, created, DUE_NOW),
     )
     return seq
 
@@ -172,173 +164,6 @@ def list_orders(
     return [_record(conn, r, False) for r in conn.execute(sql, params).fetchall()]
 
 
-def in_flight_orders(conn: sqlite3.Connection) -> list[OrderRecord]:
-    """Orders whose upload may have reached the store (they need a lookup)."""
-    rows = conn.execute(_SELECT + " WHERE o.state = 'in_flight' ORDER BY o.seq").fetchall()
-    return [_record(conn, r, True) for r in rows]
-
-
-def due_pending(conn: sqlite3.Connection, now: datetime, limit: int) -> list[OrderRecord]:
-    """The head of the queue, if it is due: up to ``limit`` pending orders in FIFO order.
-
-    FIFO is kept under backoff: while the oldest pending order waits for its
-    retry time, nothing behind it is sent. Orders behind the head are taken
-    only while they are due too.
-    """
-    rows = conn.execute(
-        _SELECT + " WHERE o.state = 'pending_sync' ORDER BY o.seq LIMIT ?", (limit,)
-    ).fetchall()
-    stamp = format_ts(now)
-    out: list[OrderRecord] = []
-    for row in rows:
-        rec = _record(conn, row, False)
-        if rec.next_attempt_at > stamp:
-            break  # before reading its lines: the drain asks this every round
-        rec.lines.extend(_lines(conn, rec.uuid))
-        out.append(rec)
-    return out
-
-
-def _set_state(conn: sqlite3.Connection, uuid: str, state: str) -> None:
-    conn.execute("UPDATE orders SET state = ? WHERE uuid = ?", (state, uuid))
-    conn.execute("UPDATE outbox SET status = ? WHERE order_uuid = ?", (state, uuid))
-
-
-def mark_in_flight(
-    conn: sqlite3.Connection,
-    uuids: Sequence[str],
-    now: datetime,
-    server_offset_s: float | None,
-    *,
-    lookup_after: datetime | None = None,
-) -> None:
-    """Record, before sending, that these orders may reach the store from now on.
-
-    ``lookup_after``: if this process dies with the request out, the next
-    drainer looks the orders up no earlier than this, giving a store that
-    is still finishing the request time to commit it.
-    """
-    stamp = format_ts(now)
-    due = format_ts(lookup_after or now)
-    for uuid in uuids:
-        _set_state(conn, uuid, "in_flight")
-        first, offset = _earliest_send(conn, uuid, now, server_offset_s)
-        conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1, in_flight_since = ?,"
-            " first_sent_at = ?, next_attempt_at = ?, server_offset_s = ? WHERE order_uuid = ?",
-            (stamp, first, due, offset, uuid),
-        )
-
-
-def _earliest_send(
-    conn: sqlite3.Connection, uuid: str, now: datetime, offset_s: float | None
-) -> tuple[str, float | None]:
-    """The (till time, store-minus-till offset) pair of the order's earliest send.
-
-    A lookup searches the store from ``first_sent_at + server_offset_s``. Both
-    halves of a pair come from the same moment, so a till clock corrected
-    between two sends cannot move the window past the first send: mixing the
-    first send's till time with a later offset could.
-    """
-    row = conn.execute(
-        "SELECT first_sent_at, server_offset_s FROM outbox WHERE order_uuid = ?", (uuid,)
-    ).fetchone()
-    if row is None or row[0] is None:
-        return format_ts(now), offset_s
-    first, old_offset = str(row[0]), row[1]
-    if old_offset is None or offset_s is None:
-        # The earlier send's store time is unknown (the lookup then widens its
-        # window) or this one's is: keep the earlier send.
-        return first, old_offset
-    if now.timestamp() + offset_s < parse_ts(first).timestamp() + float(old_offset):
-        return format_ts(now), offset_s
-    return first, float(old_offset)
-
-
-def mark_pending(
-    conn: sqlite3.Connection,
-    uuid: str,
-    next_attempt_at: datetime,
-    error: str | None,
-    *,
-    in_flight: bool = False,
-) -> None:
-    """Back to the queue, not before ``next_attempt_at``.
-
-    ``in_flight=True`` keeps the order in flight: its fate is unknown, so the
-    next attempt is a lookup, not a send.
-    """
-    _set_state(conn, uuid, "in_flight" if in_flight else "pending_sync")
-    conn.execute(
-        "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE order_uuid = ?",
-        (format_ts(next_attempt_at), error, uuid),
-    )
-
-
-def mark_synced(
-    conn: sqlite3.Connection,
-    uuid: str,
-    remote_id: int,
-    number: str,
-    now: datetime,
-    *,
-    discrepancy: str | None = None,
-    raw_response: str | None = None,
-) -> None:
-    """The store has the order (``synced_with_discrepancy`` when it differs)."""
-    _set_state(conn, uuid, "synced" if discrepancy is None else "synced_with_discrepancy")
-    conn.execute(
-        "UPDATE orders SET remote_id = ?, remote_number = ?, discrepancy = ?, synced_at = ?,"
-        " raw_response = ? WHERE uuid = ?",
-        (remote_id, number, discrepancy, format_ts(now), raw_response, uuid),
-    )
-    conn.execute("UPDATE outbox SET last_error = NULL WHERE order_uuid = ?", (uuid,))
-
-
-def mark_failed(conn: sqlite3.Connection, uuid: str, error: str) -> None:
-    """The store refused the order for good; it stays, visible, until retried or voided."""
-    _set_state(conn, uuid, "failed")
-    conn.execute("UPDATE outbox SET last_error = ? WHERE order_uuid = ?", (error, uuid))
-
-
-def retry_order(conn: sqlite3.Connection, uuid: str, now: datetime) -> OrderRecord:
-    """Put a failed order back at its place in the queue, due now."""
-    rec = get_order(conn, uuid, with_lines=False)
-    if rec.state not in ("failed", "pending_sync"):
-        raise OrderStateError(
-            f"order {rec.uuid} is {rec.state}; only a failed or pending order can be retried"
-        )
-    _set_state(conn, rec.uuid, "pending_sync")
-    conn.execute(
-        "UPDATE outbox SET next_attempt_at = ? WHERE order_uuid = ?", (format_ts(now), rec.uuid)
-    )
-    return get_order(conn, rec.uuid, with_lines=False)
-
-
-def void_order(conn: sqlite3.Connection, uuid: str, reason: str) -> OrderRecord:
-    """Void a failed order: never uploaded, kept forever, local stock restored."""
-    if not reason.strip():
-        raise OrderStateError("a void needs a reason: --reason TEXT")
-    rec = get_order(conn, uuid, with_lines=True)
-    if rec.state != "failed":
-        hint = {
-            "synced": "it is in WooCommerce; refund or cancel it there",
-            "synced_with_discrepancy": "it is in WooCommerce; fix or refund it there",
-            "voided": "it is already voided",
-        }.get(rec.state, "only a failed order can be voided; wait for the upload or its failure")
-        raise OrderStateError(f"order {rec.uuid} is {rec.state}: {hint}")
-    for line in rec.lines:
-        if line.stock_decremented:
-            conn.execute(
-                "UPDATE products SET stock_quantity = COALESCE(stock_quantity, 0) + ? WHERE id = ?",
-                (line.quantity, line.stock_item_id),
-            )
-    conn.execute("UPDATE order_lines SET stock_decremented = 0 WHERE order_uuid = ?", (rec.uuid,))
-    _set_state(conn, rec.uuid, "voided")
-    conn.execute("UPDATE orders SET void_reason = ? WHERE uuid = ?", (reason.strip(), rec.uuid))
-    return get_order(conn, rec.uuid, with_lines=False)
-
-
 def count_by_state(conn: sqlite3.Connection) -> dict[str, int]:
     """How many orders are in each state."""
     return {
@@ -355,15 +180,21 @@ def oldest_pending_at(conn: sqlite3.Connection) -> datetime | None:
     return None if row is None or row[0] is None else parse_ts(str(row[0]))
 
 
-def unsent_quantities(conn: sqlite3.Connection, stock_item_ids: Iterable[int]) -> dict[int, int]:
+def unsent_quantities(
+    conn: sqlite3.Connection,
+    stock_item_ids: Iterable[int],
+    states: Sequence[str] = UNSENT_STATES,
+) -> dict[int, int]:
     """Units sold on the till but not yet in WooCommerce, per stock item.
 
     Keyed by the item holding the stock (the parent for a variation whose
     stock is managed by its parent). Items with nothing unsent are absent.
+    ``states=("in_flight",)`` counts only the units whose upload may have
+    reached the store already.
     """
     ids = sorted({int(i) for i in stock_item_ids})
     out: dict[int, int] = {}
-    states = ",".join("?" * len(UNSENT_STATES))
+    marks_states = ",".join("?" * len(states))
     # SQLite limits bound parameters; chunk well below the limit.
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
@@ -371,9 +202,9 @@ def unsent_quantities(conn: sqlite3.Connection, stock_item_ids: Iterable[int]) -
         rows = conn.execute(
             f"SELECT l.stock_item_id, SUM(l.quantity) FROM order_lines l"
             f" JOIN orders o ON o.uuid = l.order_uuid"
-            f" WHERE o.state IN ({states}) AND l.stock_decremented = 1"
+            f" WHERE o.state IN ({marks_states}) AND l.stock_decremented = 1"
             f" AND l.stock_item_id IN ({marks}) GROUP BY l.stock_item_id",
-            (*UNSENT_STATES, *chunk),
+            (*states, *chunk),
         ).fetchall()
         for item_id, qty in rows:
             if qty:

@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from onetill.store.order_records import format_ts
+from onetill.store.order_records import DUE_NOW, format_ts
 
 __all__ = [
     "RefundRecord",
@@ -77,10 +77,11 @@ def insert_refund(
 ) -> RefundRecord:
     seq = int(conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM refunds").fetchone()[0])
     at = format_ts(now)
-    conn.execute(
+    conn.execute(  # due now, whatever any clock says (the drain runs on the store's)
         "INSERT INTO refunds (uuid, seq, order_uuid, state, amount, reason, lines, stripe_key,"
         " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (uuid, seq, order_uuid, state, str(amount), reason, json.dumps(lines), stripe_key, at, at),
+        (uuid, seq, order_uuid, state, str(amount), reason, json.dumps(lines), stripe_key, DUE_NOW,
+         at),
     )
     return get_refund(conn, uuid)
 
@@ -119,13 +120,21 @@ def update_refund(
     return get_refund(conn, uuid)
 
 
-def due_refunds(conn: sqlite3.Connection, now: datetime, limit: int = 20) -> list[RefundRecord]:
-    """Refunds whose store part is due, FIFO, only for sales already in the store."""
+def due_refunds(
+    conn: sqlite3.Connection, now: datetime, limit: int = 20, *, horizon: datetime | None = None
+) -> list[RefundRecord]:
+    """Refunds whose store part is due, FIFO, only for sales already in the store.
+
+    A due time after ``horizon`` counts as due: it was written under a clock
+    that has since been corrected.
+    """
+    far = format_ts(horizon) if horizon is not None else None
     rows = conn.execute(
         f"SELECT {', '.join('r.' + c for c in _COLUMNS.split(', '))} FROM refunds r"
         " JOIN orders o ON o.uuid = r.order_uuid"
-        " WHERE r.state IN ('pending_sync', 'in_flight') AND r.next_attempt_at <= ?"
+        " WHERE r.state IN ('pending_sync', 'in_flight')"
+        " AND (r.next_attempt_at <= ? OR (? IS NOT NULL AND r.next_attempt_at > ?))"
         " AND o.remote_id IS NOT NULL ORDER BY r.seq LIMIT ?",
-        (format_ts(now), limit),
+        (format_ts(now), far, far, limit),
     ).fetchall()
     return [RefundRecord(*tuple(r)) for r in rows]

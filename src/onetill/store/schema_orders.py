@@ -15,7 +15,7 @@ that text comparison is time comparison.
 
 from __future__ import annotations
 
-__all__ = ["STATEMENTS"]
+__all__ = ["STATEMENTS", "STORE_COPIES"]
 
 STATEMENTS: list[str] = [
     """
@@ -80,4 +80,12 @@ STATEMENTS: list[str] = [
     )
     """,
     "CREATE INDEX outbox_status ON outbox(status, next_attempt_at)",
+]
+
+# Migration 0004: a sale the store holds more than once (a held POST that
+# landed after a resend), or holds although the till voided or failed it.
+# JSON list of the store's order ids; NULL when nothing is wrong. Nothing is
+# ever cancelled automatically: the merchant decides which copy goes.
+STORE_COPIES: list[str] = [
+    "ALTER TABLE orders ADD COLUMN store_copies TEXT",
 ]

@@ -11,6 +11,10 @@ so a crash never records progress that was not stored):
 * ``initial.parents_done``: JSON list of variable parents whose variations are stored.
 * ``audit.last_at``: server time of the last ID audit.
 * ``progress``: JSON list of the latest progress event per resource.
+* ``outbox.paused`` (why uploads wait for new keys), ``outbox.head`` (the
+  queue's oldest order and since when, store time), ``store.last_contact_at``
+  and ``store.clock_skew_s`` (the outbox's last answer from the store),
+  ``orders.copies_scanned_at`` (store time the duplicate scan reads from).
 """
 
 from __future__ import annotations

@@ -15,8 +15,9 @@ With the plugin (``wc-onetill/v1``), ``GET orders/by-uuid?uuids=a,b``
 answers directly; the scan is the fallback when that route is missing.
 
 A caller that passes ``duplicates`` learns of UUIDs carried by more than one
-store order (a duplicate that should never exist, but would otherwise go
-unseen: nothing is ever cancelled automatically). The scan then reads one
+store order, as ``uuid -> [(id, number)]`` (a duplicate that should never
+exist, but would otherwise go unseen: nothing is ever cancelled
+automatically). The scan then reads one
 page (100 orders) past the page where the last wanted UUID turned up, since
 a second copy is newer than the first; a copy further on goes unnoticed.
 """
@@ -31,7 +32,7 @@ from onetill.sync.outbox_payload import META_UUID, meta_value
 from onetill.woo import WooClient, format_gmt_cursor
 from onetill.woo.errors import NoRouteError, PayloadError
 
-__all__ = ["LOOKUP_FIELDS", "PLUGIN_NAMESPACE", "lookup_by_uuid", "lookup_many"]
+__all__ = ["LOOKUP_FIELDS", "PLUGIN_NAMESPACE", "lookup_many"]
 
 LOOKUP_FIELDS = ("id", "number", "status", "meta_data")
 PLUGIN_NAMESPACE = "wc-onetill/v1"
@@ -47,7 +48,7 @@ async def lookup_many(
     earliest: datetime,
     *,
     plugin: bool = False,
-    duplicates: dict[str, list[int]] | None = None,
+    duplicates: dict[str, list[tuple[int, str]]] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The store's orders carrying these UUIDs, as ``uuid -> {id, number, status, ...}``.
 
@@ -55,12 +56,13 @@ async def lookup_many(
     can have been created; callers subtract their safety margin first.
     A UUID absent from the result is not in the store; one found several
     times maps to its oldest copy, and, if ``duplicates`` is given, the
-    store ids of all its copies are added there (``uuid -> [ids]``).
+    store ids and numbers of all its copies are added there
+    (``uuid -> [(id, number)]``).
     """
     wanted = set(uuids)
     if not wanted:
         return {}
-    seen: dict[str, set[int]] = {}
+    seen: dict[str, dict[int, str]] = {}
     if plugin:
         try:
             found = await _plugin_lookup(client, wanted, seen)
@@ -82,19 +84,26 @@ async def lookup_many(
     return found
 
 
-def _note_duplicates(seen: dict[str, set[int]], duplicates: dict[str, list[int]] | None) -> None:
+def _note_duplicates(
+    seen: dict[str, dict[int, str]], duplicates: dict[str, list[tuple[int, str]]] | None
+) -> None:
     if duplicates is None:
         return
-    for uuid, ids in seen.items():
-        if len(ids) > 1:
-            duplicates[uuid] = sorted(ids)
+    for uuid, copies in seen.items():
+        if len(copies) > 1:
+            duplicates[uuid] = sorted(copies.items())
+
+
+def _see(seen: dict[str, dict[int, str]], uuid: str, order: dict[str, Any]) -> None:
+    if isinstance(order.get("id"), int):
+        seen.setdefault(uuid, {})[order["id"]] = str(order.get("number") or order["id"])
 
 
 async def _scan_with_trash(
     client: WooClient,
     wanted: set[str],
     earliest: datetime,
-    seen: dict[str, set[int]],
+    seen: dict[str, dict[int, str]],
     *,
     whole: bool,
 ) -> dict[str, dict[str, Any]]:
@@ -105,15 +114,8 @@ async def _scan_with_trash(
     return found
 
 
-async def lookup_by_uuid(
-    client: WooClient, uuid: str, earliest: datetime, *, plugin: bool = False
-) -> dict[str, Any] | None:
-    """The store's order carrying ``uuid``, or None when it is not there."""
-    return (await lookup_many(client, [uuid], earliest, plugin=plugin)).get(uuid)
-
-
 async def _plugin_lookup(
-    client: WooClient, wanted: set[str], seen: dict[str, set[int]]
+    client: WooClient, wanted: set[str], seen: dict[str, dict[int, str]]
 ) -> dict[str, dict[str, Any]]:
     response = await client.request(
         "GET", "orders/by-uuid", {"uuids": ",".join(sorted(wanted))}, namespace=PLUGIN_NAMESPACE
@@ -127,8 +129,7 @@ async def _plugin_lookup(
     for item in response.data:
         if isinstance(item, dict) and item.get("uuid") in wanted:
             uuid = str(item["uuid"])
-            if isinstance(item.get("id"), int):
-                seen.setdefault(uuid, set()).add(item["id"])
+            _see(seen, uuid, item)
             out.setdefault(uuid, item)
     return out
 
@@ -137,7 +138,7 @@ async def _scan(
     client: WooClient,
     wanted: set[str],
     earliest: datetime,
-    seen: dict[str, set[int]],
+    seen: dict[str, dict[int, str]],
     *,
     status: str | None,
     whole: bool,
@@ -162,8 +163,7 @@ async def _scan(
                 uuid = meta_value(order, META_UUID)
                 if uuid not in wanted:
                     continue
-                if isinstance(order.get("id"), int):
-                    seen.setdefault(str(uuid), set()).add(order["id"])
+                _see(seen, str(uuid), order)
                 out.setdefault(str(uuid), order)  # oldest first (`orderby=date`)
             if len(out) == len(wanted):
                 if not whole or extra >= DUPLICATE_PAGES:

@@ -3,17 +3,19 @@
 Each handler writes its orders' new state in one commit and notes it in the
 drain's :class:`DrainReport`:
 
-* **retry** -> a ``next_attempt_at``: a send whose fate is unknown stays
-  ``in_flight`` and waits only the settle time, because the next step is a
-  lookup, not a resend; otherwise backoff with full jitter.
+* **retry** -> a ``next_attempt_at`` (store time): a send whose fate is
+  unknown stays ``in_flight`` and waits only the settle time, because the
+  next step is a lookup, not a resend; otherwise the queue's backoff.
+* **unreachable** -> nothing could be asked (the store's clock could not
+  even be heard): the orders keep their times, their ``last_error`` says why.
 * **pause** -> the queue waits until the keys are fixed
   (``sync_state[PAUSE_KEY]`` holds the message).
 * **fail** -> ``failed`` with the store's message; the queue moves on.
 * **accept** -> ``synced`` (or ``synced_with_discrepancy``): the created
   order is compared with its sale, fetched in full first when the answer
   was trimmed (a lookup asks for a few fields only). A sale the lookup
-  found more than once is ``synced_with_discrepancy`` too, with an
-  ``order``/``duplicate`` discrepancy naming the copies; none is cancelled.
+  found more than once is flagged too (``store.outbox.record_store_copies``);
+  none is cancelled.
 
 The drain loop that decides which handler applies is in ``outbox.py``.
 """
@@ -21,121 +23,134 @@ The drain loop that decides which handler applies is in ``outbox.py``.
 from __future__ import annotations
 
 import logging
-import random
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from onetill.store.db import Database
 from onetill.store.discrepancies import log_discrepancy
-from onetill.store.orders import OrderRecord, mark_failed, mark_pending, mark_synced
+from onetill.store.orders import OrderRecord
+from onetill.store.outbox import (
+    mark_failed,
+    mark_pending,
+    mark_synced,
+    note_error,
+    record_store_copies,
+)
 from onetill.store.sync_state import set_state
 from onetill.sync.outbox_payload import compare_created
-from onetill.sync.outbox_policy import PAUSE_KEY, DrainReport, backoff_delay, error_text
-from onetill.woo import WooClient
+from onetill.sync.outbox_policy import (
+    PAUSE_KEY,
+    QUEUE_BACKOFF,
+    DrainContext,
+    error_text,
+)
 from onetill.woo.errors import ResponseError, WooError
 
 __all__ = ["OutcomeRecorder"]
 
+# The shortest wait after the store's clock could not even be heard.
+UNREACHABLE_WAIT_S = 5.0
 # The outbox's logger (its name is what operators filter on).
 log = logging.getLogger("onetill.outbox")
 
 
 class OutcomeRecorder:
-    """A drain's state (client, database, clock, report) and what it does with each outcome."""
+    """Records each outcome of one drain (``ctx``) in the database and its report."""
 
-    def __init__(
-        self,
-        client: WooClient,
-        db: Database,
-        *,
-        batch_size: int,
-        plugin: bool,
-        settle_s: float,
-        min_resend_age_s: float = 0.0,
-        clock: Callable[[], datetime],
-        rng: random.Random,
-    ) -> None:
-        self.client = client
-        self.db = db
-        self.batch_size = batch_size
-        self.plugin = plugin
-        self.settle = timedelta(seconds=settle_s)
-        self.min_resend_age = timedelta(seconds=min_resend_age_s)
-        self.clock = clock
-        self.rng = rng
-        self.report = DrainReport()
-        self.sold_items: set[int] = set()
-        self.clock_probed = False
+    def __init__(self, ctx: DrainContext) -> None:
+        self.ctx = ctx
 
-    # -- outcomes ---------------------------------------------------------
-
-    def _retry(
+    def retry(
         self, orders: list[OrderRecord], exc: BaseException, *, in_flight: bool, sent: bool = True
     ) -> None:
         """Try again later; ``sent``: the orders were just sent (their attempt counts)."""
+        ctx = self.ctx
         retry_after = exc.retry_after if isinstance(exc, ResponseError) else None
-        now = self.clock()
-        with self.db.write() as conn:
+        now = ctx.now()
+        with ctx.db.write() as conn:
             for order in orders:
                 attempts = max(1, order.attempts + (1 if sent else 0))
                 if in_flight and sent:
                     # Fate unknown: the next step is a cheap lookup, once the
                     # store has had time to finish the request.
-                    delay = self.settle.total_seconds()
+                    delay = ctx.settle.total_seconds()
                 else:
-                    delay = backoff_delay(attempts, self.rng, retry_after)
+                    delay = QUEUE_BACKOFF.delay(attempts, ctx.rng, retry_after)
                 at = now + timedelta(seconds=delay)
                 mark_pending(conn, order.uuid, at, error_text(exc), in_flight=in_flight)
-                self.report.retry_later.append(order.uuid)
-                if self.report.next_attempt_at is None or at < self.report.next_attempt_at:
-                    self.report.next_attempt_at = at
+                ctx.report.retry_later.append(order.uuid)
+                ctx.report.wait_until(at)
 
-    def _pause(self, orders: list[OrderRecord], exc: BaseException, *, in_flight: bool) -> None:
+    def unreachable(self, orders: list[OrderRecord], exc: BaseException) -> None:
+        """The store could not be heard at all: nothing moves, the reason is kept.
+
+        Without the store's clock there is no time to write; the caller's
+        next drain (a reconnect, the engine's next try) starts afresh.
+        """
+        ctx = self.ctx
+        with ctx.db.write() as conn:
+            note_error(conn, [o.uuid for o in orders], error_text(exc))
+        ctx.report.retry_later.extend(o.uuid for o in orders)
+        ctx.report.errors.append(f"the store could not be reached: {error_text(exc)}")
+        retry_after = exc.retry_after if isinstance(exc, ResponseError) else None
+        # Nothing persisted counts these failures: wait a few seconds at least,
+        # so a store answering errors is not asked again at once.
+        delay = QUEUE_BACKOFF.delay(max(1, max(o.attempts for o in orders)), ctx.rng, retry_after)
+        ctx.report.retry_in_s = max(UNREACHABLE_WAIT_S, delay)
+
+    def pause(self, orders: list[OrderRecord], exc: BaseException, *, in_flight: bool) -> None:
         reason = (
             "WooCommerce rejected the API keys; orders are kept and wait until the keys "
             f"are fixed (`onetill connect`): {error_text(exc)}"
         )
-        now = self.clock()
-        with self.db.write() as conn:
+        ctx = self.ctx
+        now = ctx.now()
+        with ctx.db.write() as conn:
             set_state(conn, PAUSE_KEY, reason)
             for order in orders:
                 mark_pending(conn, order.uuid, now, error_text(exc), in_flight=in_flight)
-        self.report.paused = reason
+        ctx.report.paused = reason
 
-    def _fail(self, order: OrderRecord, exc: BaseException) -> None:
-        with self.db.write() as conn:
+    def fail(self, order: OrderRecord, exc: BaseException) -> None:
+        with self.ctx.db.write() as conn:
             mark_failed(conn, order.uuid, error_text(exc))
-        self.report.failed.append(order.uuid)
+        self.ctx.report.failed.append(order.uuid)
         log.warning("order %s refused by the store: %s", order.uuid, error_text(exc))
+
+    def requeue(self, orders: list[OrderRecord]) -> None:
+        now = self.ctx.now()
+        with self.ctx.db.write() as conn:
+            for order in orders:
+                mark_pending(conn, order.uuid, now, None)
 
     async def _full_orders(self, ids: list[int]) -> dict[int, dict[str, Any]]:
         """The store's full order objects (lines, totals) for ``ids``, fetched in bulk."""
+        client = self.ctx.client
         out: dict[int, dict[str, Any]] = {}
         for start in range(0, len(ids), 100):
             chunk = ids[start : start + 100]
-            page = await self.client.get("orders", {"include": chunk, "per_page": 100})
+            page = await client.get("orders", {"include": chunk, "per_page": 100})
             for obj in page.data or []:
                 if isinstance(obj, dict) and isinstance(obj.get("id"), int):
                     out[obj["id"]] = obj
         for missing in [i for i in ids if i not in out]:  # e.g. trashed: not in listings
-            out[missing] = (await self.client.get(f"orders/{missing}")).data
+            out[missing] = (await client.get(f"orders/{missing}")).data
         return out
 
-    async def _accept(
+    async def accept(
         self,
         pairs: list[tuple[OrderRecord, dict[str, Any]]],
-        duplicates: dict[str, list[int]] | None = None,
+        duplicates: dict[str, list[tuple[int, str]]] | None = None,
     ) -> None:
         """The store has these orders: check each against its sale, record all in one commit.
 
-        ``duplicates`` (uuid -> store ids) names sales the store holds more
-        than once: each is recorded ``synced_with_discrepancy`` (so it shows
-        under "needs attention") with a discrepancy naming the copies. Which
-        copy to cancel is the merchant's call: nothing is cancelled here.
+        ``duplicates`` (uuid -> (store id, number) of every copy) names sales
+        the store holds more than once: each is flagged for attention with a
+        discrepancy naming the copies. Which copy to cancel is the merchant's
+        call: nothing is cancelled here.
         """
         if not pairs:
             return
+        ctx = self.ctx
         partial = [
             int(created["id"])
             for _, created in pairs
@@ -145,58 +160,34 @@ class OutcomeRecorder:
             full = await self._full_orders(partial) if partial else {}
         except (WooError, OSError) as exc:
             # They are in the store; the next lookup finds them again.
-            self._retry([o for o, _ in pairs], exc, in_flight=True, sent=False)
+            self.retry([o for o, _ in pairs], exc, in_flight=True, sent=False)
             return
-        now = self.clock()
+        now = ctx.now()
         copies = duplicates or {}
-        # (order, created, how it differs from its sale, what to show for it)
-        checked: list[tuple[OrderRecord, dict[str, Any], str | None, str | None]] = []
+        checked: list[tuple[OrderRecord, dict[str, Any], str | None]] = []
         for order, created in pairs:
             created = full.get(int(created["id"]), created)
-            differs = compare_created(order, created)
-            problem = differs
-            if order.uuid in copies:
-                twice = _duplicate_text(copies[order.uuid])
-                problem = twice if differs is None else f"{twice}; {differs}"
-            checked.append((order, created, differs, problem))
-        with self.db.write() as conn:
-            for order, created, differs, problem in checked:
+            checked.append((order, created, compare_created(order, created)))
+        with ctx.db.write() as conn:
+            for order, created, differs in checked:
                 number = str(created.get("number") or created["id"])
-                mark_synced(conn, order.uuid, int(created["id"]), number, now, discrepancy=problem)
-                if order.uuid in copies:
-                    ids = copies[order.uuid]
-                    log_discrepancy(
-                        conn, "order", order.uuid, "duplicate", "1 store order",
-                        ", ".join(f"#{i}" for i in ids), _duplicate_text(ids),
-                    )  # fmt: skip
+                mark_synced(conn, order.uuid, int(created["id"]), number, now, discrepancy=differs)
                 if differs is not None:
                     log_discrepancy(
                         conn, "order", order.uuid, "order", f"total {order.total}",
                         f"order #{number} total {created.get('total')}",
                         f"created differently from the sale: {differs}",
                     )  # fmt: skip
-        for order, created, _, problem in checked:
-            if problem is None:
-                self.report.synced.append(order.uuid)
+                if order.uuid in copies:
+                    record_store_copies(conn, order.uuid, copies[order.uuid], "found by lookup")
+        for order, created, differs in checked:
+            if differs is None and order.uuid not in copies:
+                ctx.report.synced.append(order.uuid)
             else:
-                self.report.discrepancies.append(order.uuid)
+                ctx.report.discrepancies.append(order.uuid)
                 log.error(
                     "order %s created as #%s with differences: %s",
-                    order.uuid, created.get("number"), problem,
+                    order.uuid, created.get("number"), differs or "held more than once",
                 )  # fmt: skip
             for line in order.lines:
-                self.sold_items.add(line.variation_id or line.product_id)
-
-    def _requeue(self, orders: list[OrderRecord]) -> None:
-        now = self.clock()
-        with self.db.write() as conn:
-            for order in orders:
-                mark_pending(conn, order.uuid, now, None)
-
-
-def _duplicate_text(ids: list[int]) -> str:
-    return (
-        f"the store holds this sale {len(ids)} times (orders "
-        + ", ".join(f"#{i}" for i in ids)
-        + "); cancel or refund the extra copies in WooCommerce (stock was reduced for each)"
-    )
+                ctx.sold_items.add(line.variation_id or line.product_id)

@@ -30,7 +30,7 @@ from onetill.store.sync_state import set_state
 from onetill.sync.outbox_payload import meta_value
 from onetill.sync.outbox_policy import PAUSE_KEY, DrainReport, backoff_delay, error_text
 from onetill.woo import Outcome, WooClient, classify
-from onetill.woo.errors import WooError
+from onetill.woo.errors import AmbiguousWriteError, WooError
 
 __all__ = ["META_REFUND_UUID", "drain_refunds", "refund_payload"]
 
@@ -102,11 +102,17 @@ async def drain_refunds(
     rng: random.Random,
     settle_s: float,
     min_resend_age_s: float,
+    horizon: timedelta,
 ) -> set[int]:
-    """Send (or look up) every due refund; returns the stock items to read back."""
+    """Send (or look up) every due refund; returns the stock items to read back.
+
+    ``clock`` is the drain's (the store's time); a due time further ahead
+    than ``horizon`` was written under a clock since corrected and is due now.
+    """
     restocked: set[int] = set()
     with db.lock:
-        due = due_refunds(db.conn, clock())
+        now = clock()
+        due = due_refunds(db.conn, now, horizon=now + horizon)
     for refund in due:
         with db.lock:
             order = get_order(db.conn, refund.order_uuid)
@@ -122,10 +128,10 @@ async def drain_refunds(
                     continue
                 sent = parse_ts(refund.in_flight_since or refund.next_attempt_at)
                 again = sent + timedelta(seconds=min_resend_age_s)
-                if again > clock():
+                if clock() < again <= clock() + horizon:
                     with db.write() as conn:
                         update_refund(conn, refund.uuid, next_attempt_at=format_ts(again))
-                    _later(report, again)
+                    report.wait_until(again)
                     continue
             remote = (await client.get(f"orders/{remote_id}")).data if refund.returned else None
             body = refund_payload(refund, order, remote if isinstance(remote, dict) else None)
@@ -137,8 +143,12 @@ async def drain_refunds(
             posted = True
             answer = await client.post(f"orders/{remote_id}/refunds", json=body)
         except (WooError, OSError) as exc:
-            outcome = classify(exc)
-            if outcome is Outcome.AUTH:
+            # After the POST left, anything that does not prove the store refused
+            # it is ambiguous (a 401/403 too: a copy may have got through).
+            outcome = classify(exc, write=posted)
+            keys_refused = isinstance(exc, AmbiguousWriteError) and exc.keys_refused
+            if outcome is Outcome.AUTH or keys_refused:  # the refund stays as it was
+                # (in flight when it was sent: looked up before any resend)
                 with db.write() as conn:
                     reason = f"WooCommerce rejected the API keys: {error_text(exc)}"
                     set_state(conn, PAUSE_KEY, reason)
@@ -159,7 +169,7 @@ async def drain_refunds(
                 update_refund(conn, refund.uuid, next_attempt_at=format_ts(at),
                               state="in_flight" if unknown else "pending_sync",
                               last_error=error_text(exc))  # fmt: skip
-            _later(report, at)
+            report.wait_until(at)
             continue
         data = answer.data if isinstance(answer.data, dict) else {}
         _synced(db, refund, data, clock, report)
@@ -170,11 +180,6 @@ async def drain_refunds(
 def _items(order: OrderRecord, refund: RefundRecord) -> set[int]:
     lines = {x.line_no: x for x in order.lines}
     return {lines[r["line_no"]].stock_item_id for r in refund.returned if r["line_no"] in lines}
-
-
-def _later(report: DrainReport, at: datetime) -> None:
-    if report.next_attempt_at is None or at < report.next_attempt_at:
-        report.next_attempt_at = at
 
 
 def _synced(

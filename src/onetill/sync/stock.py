@@ -20,6 +20,7 @@ from onetill.store import Database
 from onetill.store.catalog import stock_holder
 from onetill.store.discrepancies import log_discrepancy
 from onetill.store.orders import unsent_quantities
+from onetill.store.own_sales import explained, in_flight_units
 from onetill.woo import WooClient
 from onetill.woo.errors import NoRouteError
 
@@ -123,24 +124,30 @@ def apply_stock(
     existing = {
         r[0]: r[1:]
         for r in conn.execute(
-            "SELECT id, type, parent_id, stock_quantity, date_modified_gmt FROM products"
-            " WHERE id IN (SELECT value FROM json_each(?))",
+            "SELECT id, type, parent_id, stock_quantity, date_modified_gmt, store_stock_quantity"
+            " FROM products WHERE id IN (SELECT value FROM json_each(?))",
             (_json_list(rows),),
         )
     }
     holders = [stock_holder(i, existing[i][1], r[1]) for i, r in rows.items() if i in existing]
     unsent = unsent_quantities(conn, holders)
+    flying = in_flight_units(conn, holders)
     out: dict[int, int | None] = {}
     parents: list[int] = []
     for iid, (_, manage, store_stock, stock_status, modified) in rows.items():
         old = existing.get(iid)
         if old is None or (modified is not None and modified < old[3]):
             continue
-        typ, parent, old_local = old[0], old[1], old[2]
+        typ, parent, old_local, old_store = old[0], old[1], old[2], old[4]
+        holder = stock_holder(iid, parent, manage)
         local = None
         if store_stock is not None and manage != "0":
-            local = store_stock - unsent.get(stock_holder(iid, parent, manage), 0)
-        if old_local != local and manage != "parent":
+            local = store_stock - unsent.get(holder, 0)
+        # A change the till's own in-flight sales explain is no disagreement.
+        own = explained(
+            old_local, old_store, store_stock, unsent.get(holder, 0), flying.get(holder)
+        )
+        if old_local != local and manage != "parent" and not own:
             kind = "variation" if typ == "variation" else "product"
             log_discrepancy(conn, kind, iid, "stock_quantity", old_local, local, cause)
         # The row takes the answer's date too: a whole copy read earlier (a delta

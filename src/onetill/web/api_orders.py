@@ -22,7 +22,8 @@ from starlette.routing import Route
 
 from onetill.store.discrepancies import list_discrepancies
 from onetill.store.order_views import count_since, recent_orders
-from onetill.store.orders import OrderStateError, get_order, retry_order, void_order
+from onetill.store.orders import OrderStateError, get_order
+from onetill.store.outbox import retry_order, void_order
 from onetill.store.sync_state import get_state
 from onetill.web.context import BadRequest, Till, error, json_response
 from onetill.web.receipts import order_summary, receipt
@@ -86,7 +87,7 @@ def order_routes(till: Till) -> list[Route]:
         uuid = request.path_params["uuid"]
         try:
             await till.write(
-                lambda db: _in_write(db, lambda conn: retry_order(conn, uuid, datetime.now(UTC)))
+                lambda db: _in_write(db, lambda conn: retry_order(conn, uuid))
             )
         except (KeyError, OrderStateError) as exc:
             return error(409, "state", str(exc).strip("'\""))

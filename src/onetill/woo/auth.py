@@ -32,6 +32,7 @@ __all__ = [
     "OAuth1",
     "QueryKeyAuth",
     "oauth_base_string",
+    "oauth_clock_error",
     "oauth_signature",
     "rfc3986",
 ]
@@ -67,6 +68,27 @@ def oauth_signature(base_string: str, consumer_secret: str, method: str = "HMAC-
         raise ValueError(f"unsupported OAuth signature method {method!r}")
     mac = hmac.new((consumer_secret + "&").encode("utf-8"), base_string.encode("utf-8"), digest)
     return base64.b64encode(mac.digest()).decode("ascii")
+
+
+def oauth_clock_error(response: httpx2.Response) -> float | None:
+    """Seconds between the OAuth timestamp a request was signed with and the store's clock.
+
+    From the answer's ``Date`` (plus ``Age`` from a cache); None when the
+    request was not OAuth-signed or the answer has no readable date. Beyond
+    WooCommerce's 15 minutes it explains a 401 by the till's clock, not the keys.
+    """
+    from onetill.woo.dates import parse_http_date
+
+    try:
+        stamp = response.request.url.params.get("oauth_timestamp", "")
+    except RuntimeError:  # a response built without its request
+        return None
+    server = parse_http_date(response.headers.get("date"))
+    if server is None or not (stamp.isascii() and stamp.isdigit()):
+        return None
+    age = response.headers.get("age", "").strip()
+    cached = int(age) if age.isascii() and age.isdigit() and len(age) < 10 else 0
+    return int(stamp) - (server.timestamp() + cached)
 
 
 class OAuth1(httpx2.Auth):

@@ -5,19 +5,26 @@ What it takes care of so callers do not have to:
 * authentication chosen by scheme (OAuth over http, Basic over https), each
   attempt signed afresh;
 * retries of idempotent requests (GET, PUT, DELETE) on transient failures,
-  with capped exponential backoff, full jitter and ``Retry-After``;
+  with capped exponential backoff, full jitter and ``Retry-After``
+  (``backoff.py``, the one backoff rule);
 * never retrying a POST: when its fate is unknown it raises
-  :class:`AmbiguousWriteError` and the caller looks the object up first;
+  :class:`AmbiguousWriteError` and the caller looks the object up first.
+  Any 401/403 to a POST is such an unknown fate: WooCommerce words its
+  refusals in the site's language, and "nonce already used" (a copy of the
+  request got there first) cannot be told from "wrong key" by status or
+  code, so no refusal of a write is taken as proof that nothing was made;
 * an adaptive limit on requests in flight (see ``limiter.py``);
-* the server's clock: ``server_time`` on every response, and a signing clock
-  corrected when the till's clock is more than a minute off;
+* the server's clock: ``server_time`` on every response, and
+  :meth:`WooClient.server_now`: the store's time as last heard in a
+  ``Date`` header, advanced by a monotonic clock, so a step of the till's
+  clock changes nothing that is measured with it (OAuth timestamps are
+  signed with it too);
 * turning every failure into an error of ``onetill.woo.errors``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -27,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 import msgspec
 
-from onetill.woo.auth import BasicAuth, OAuth1, QueryKeyAuth
+from onetill.woo.auth import BasicAuth, OAuth1, QueryKeyAuth, oauth_clock_error
+from onetill.woo.backoff import Backoff
 from onetill.woo.dates import parse_http_date
 from onetill.woo.errors import (
     AmbiguousWriteError,
@@ -38,9 +46,9 @@ from onetill.woo.errors import (
     TransportError,
     WooError,
 )
-from onetill.woo.fate import IDEMPOTENT, post_was_refused, translate_transport_error
+from onetill.woo.fate import IDEMPOTENT, translate_transport_error
 from onetill.woo.limiter import AdaptiveLimiter
-from onetill.woo.outcome import is_transient_status
+from onetill.woo.outcome import Outcome, classify, is_transient_status
 from onetill.woo.params import encode_params, merge_query
 from onetill.woo.redact import Redactor, install_log_filter, mask_key, safe_url
 from onetill.woo.responses import WooResponse, decode_json, error_from_response
@@ -53,6 +61,8 @@ if TYPE_CHECKING:
 __all__ = ["WooClient"]
 
 CLOCK_SKEW_THRESHOLD_S = 60.0
+# A Date this much behind the store time already known is taken as rounding.
+DATE_ROUNDING_S = 2.0
 
 # httpx2 logs every request's full URL at INFO: keys in the query (https
 # with --auth-in-query) or oauth_* must not reach a log.
@@ -86,6 +96,7 @@ class WooClient:
         grow_after: int = 8,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         user_agent: str = "OneTill/0.1",
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
@@ -141,14 +152,16 @@ class WooClient:
         self.max_concurrency = max_concurrency
         self.limiter = AdaptiveLimiter(max_concurrency, grow_after=grow_after)
         self.max_attempts = max(1, max_attempts)
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
+        self.backoff = Backoff(backoff_base, backoff_cap)
         self.max_retry_after = max_retry_after
         self._sleep = sleep
+        self._monotonic = monotonic
         #: server clock minus local clock, from the last ``Date`` header seen
         self.clock_skew_s: float | None = None
-        #: seconds added to the local clock when signing (0 unless skew > 60 s)
+        #: the till's clock error worth reporting: the skew when over 60 s, else 0
         self.clock_offset_s = 0.0
+        # (store time as epoch seconds, our monotonic clock) of the last Date heard
+        self._server_mark: tuple[float, float] | None = None
 
     def __repr__(self) -> str:
         return f"WooClient(url={self.url!r}, key={mask_key(self.key)!r}, auth={self.auth_mode!r})"
@@ -225,58 +238,31 @@ class WooClient:
                     raise
                 if attempt >= self.max_attempts:
                     raise
-                await self._sleep(self._backoff(attempt))
-            except AuthError as exc:
-                lowered = exc.message.lower()
-                # "Missing OAuth parameter oauth_nonce" is a dropped query, not this.
-                missing = exc.code == "woocommerce_rest_authentication_missing_parameter"
-                replayed = not missing and "nonce" in lowered and "used" in lowered
-                if replayed and not retryable:
-                    # Our nonces are random per attempt: "already used" means a
-                    # copy of this very request (replayed by a proxy or the
-                    # network) reached WooCommerce before, and that copy may
-                    # have created the object.
-                    raise AmbiguousWriteError(
-                        f"{method} {exc.url} was refused as a replay of a request the store "
-                        "already received; the first copy may have been applied",
-                        method=method,
-                        url=exc.url,
-                        status=exc.status,
-                    ) from exc
-                # A stale timestamp (or, for a read, a nonce) is refused during
-                # authentication, before WooCommerce runs the handler: resending
-                # re-signed, with the server's clock now known, is safe.
-                stale = not missing and ("timestamp" in lowered or replayed)
-                if self.auth_mode != "oauth" or not stale or signing_retry_used:
-                    raise
-                signing_retry_used = True
+                await self._sleep(self.backoff.delay(attempt))
             except ResponseError as exc:
-                if not retryable and (
-                    200 <= exc.status < 300 or (exc.status >= 500 and not post_was_refused(exc))
-                ):
-                    head = f"{method} {exc.url} answered HTTP {exc.status}"
-                    if exc.status < 300:
-                        text = f"{head} but the answer could not be read; it was probably applied"
-                    else:
-                        text = f"{head}; the store may have applied it before failing"
-                    raise AmbiguousWriteError(
-                        text,
-                        method=method,
-                        url=exc.url,
-                        status=exc.status,
-                    ) from exc
+                if not retryable and classify(exc, write=True) is Outcome.AMBIGUOUS:
+                    raise _ambiguous(method, exc) from exc
+                if isinstance(exc, AuthError):
+                    # A read refused while authenticating (a timestamp out of
+                    # the 15-minute window after a clock step, a nonce seen
+                    # before) is resent once, signed afresh with the store's
+                    # clock as this very answer gave it. The status and the
+                    # code say so, never the (translated) message; a dropped
+                    # parameter is a setup problem that resending cannot fix.
+                    missing = exc.code == MISSING_PARAMETER
+                    if self.auth_mode != "oauth" or missing or signing_retry_used:
+                        raise
+                    signing_retry_used = True
+                    continue
                 if not (retryable and is_transient_status(exc.status)):
                     raise
                 if attempt >= self.max_attempts:
                     raise
-                delay = self._backoff(attempt)
-                if exc.retry_after is not None:
-                    if exc.retry_after > self.max_retry_after:
-                        raise
-                    # Retry-After is a minimum; "0" or a date already past
-                    # must not turn the backoff into a tight loop.
-                    delay = max(delay, exc.retry_after)
-                await self._sleep(delay)
+                if exc.retry_after is not None and exc.retry_after > self.max_retry_after:
+                    raise
+                # Retry-After is a minimum; "0" or a date already past must
+                # not turn the backoff into a tight loop.
+                await self._sleep(self.backoff.delay(attempt, retry_after=exc.retry_after))
 
     async def _attempt(
         self,
@@ -333,7 +319,7 @@ class WooClient:
                         server_time=server_time,
                         url=shown,
                     )
-            raise error_from_response(
+            error = error_from_response(
                 response,
                 method=method,
                 url=shown,
@@ -341,6 +327,9 @@ class WooClient:
                 auth_mode=self.auth_mode,
                 now=now,
             )
+            if isinstance(error, AuthError):
+                error.clock_off_s = oauth_clock_error(response)
+            raise error
         finally:
             self.limiter.release(token, signal)
 
@@ -348,28 +337,51 @@ class WooClient:
         """Measure the till's clock against the server's ``Date``; return 'now' on the server."""
         local = time.time()
         if server is None:
-            return datetime.fromtimestamp(local + self.clock_offset_s, UTC)
+            return self.server_now() or datetime.fromtimestamp(local, UTC)
         # A cache in front of the store (Age: N) serves an old Date: the
         # server's "now" is Date + Age. Without this a cached index page
         # could shift the signing clock and get every request refused.
         age = headers.get("age", "").strip()
         if age.isascii() and age.isdigit():
             server = server + timedelta(seconds=int(age))
-        skew = server.timestamp() - local
+        stamp = server.timestamp()
+        skew = stamp - local
         self.clock_skew_s = skew
+        known = self.server_now()
+        # Date has one-second resolution: a Date up to a couple of seconds
+        # behind what is already known is rounding, not the store's clock going
+        # back. Keeping the known time then makes the store's time never run
+        # backwards between answers (a due time just passed stays passed).
+        if known is None or not 0 < known.timestamp() - stamp < DATE_ROUNDING_S:
+            self._server_mark = (stamp, self._monotonic())
         # Date has one-second resolution and includes latency: only correct
         # a clear error. WooCommerce allows +-15 minutes.
         self.clock_offset_s = round(skew) if abs(skew) > CLOCK_SKEW_THRESHOLD_S else 0.0
         return server
 
-    def _signing_clock(self) -> float:
-        return time.time() + self.clock_offset_s
+    def server_now(self) -> datetime | None:
+        """The store's clock now: the last ``Date`` heard, advanced by our monotonic clock.
 
-    def _backoff(self, attempt: int) -> float:
-        """Full jitter: uniform between 0 and the capped exponential step."""
-        # The exponent is bounded: 2**1100 does not fit in a float.
-        ceiling = min(self.backoff_cap, self.backoff_base * (2.0 ** min(attempt - 1, 60)))
-        return random.uniform(0.0, ceiling)
+        None until a ``Date`` was heard. A step of the till's clock (NTP
+        correcting an RTC kept in local time, a person setting it) changes
+        nothing here: ages and due times measured with it cannot jump.
+        """
+        if self._server_mark is None:
+            return None
+        server, mark = self._server_mark
+        return datetime.fromtimestamp(server + (self._monotonic() - mark), UTC)
+
+    @property
+    def last_heard_at(self) -> datetime | None:
+        """The store's time (its ``Date``) of the last answer heard, if any."""
+        return None if self._server_mark is None else datetime.fromtimestamp(
+            self._server_mark[0], UTC
+        )
+
+    def _signing_clock(self) -> float:
+        # WooCommerce allows +-15 minutes around its own clock: sign with it.
+        server = self.server_now()
+        return server.timestamp() if server is not None else time.time()
 
     def _url_for(self, namespace: str | None, path: str) -> str:
         if namespace is None:
@@ -427,3 +439,20 @@ class WooClient:
         from onetill.woo.discovery import discover
 
         return await discover(self)
+
+
+# WooCommerce's code for an OAuth parameter that never arrived (a proxy or a
+# cache dropped the query): refused before anything is looked at.
+MISSING_PARAMETER = "woocommerce_rest_authentication_missing_parameter"
+
+
+def _ambiguous(method: str, exc: ResponseError) -> AmbiguousWriteError:
+    head = f"{method} {exc.url} answered HTTP {exc.status}"
+    if exc.status < 300:
+        text = f"{head} but the answer could not be read; it was probably applied"
+    elif exc.status in (401, 403):
+        why = f"{exc.message}: {exc.hint}" if exc.hint else exc.message
+        text = f"{head} (refused: {why}); a copy of it may have been applied"
+    else:
+        text = f"{head}; the store may have applied it before failing"
+    return AmbiguousWriteError(text, method=method, url=exc.url, status=exc.status, refusal=exc)

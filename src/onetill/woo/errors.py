@@ -12,7 +12,6 @@
         ├── NotJSONError          ...and a body that is not JSON (HTML login page, WAF, PHP fatal)
         └── WooAPIError           ...with a WordPress/WooCommerce error {code, message, data}
             ├── AuthError         401/403: the keys were not accepted
-            │   └── ReadOnlyKeyError   a read-only key tried to write
             └── NoRouteError      rest_no_route: no such route (WooCommerce missing or disabled)
 
 Errors carry data (status, WooCommerce ``code``, ``message``, ``data``) and a
@@ -20,6 +19,10 @@ Errors carry data (status, WooCommerce ``code``, ``message``, ``data``) and a
 place, :func:`onetill.woo.outcome.classify`. URLs kept on errors have the
 credentials (``consumer_secret``, ``oauth_*``) removed: error text never holds
 a secret.
+
+Nothing here is chosen by the wording of the store's message: WooCommerce
+translates it (a German store says "Ungültige Nonce"). Classes follow
+status and code; the message is shown to people, never matched.
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ __all__ = [
     "NoRouteError",
     "NotJSONError",
     "PayloadError",
-    "ReadOnlyKeyError",
     "ResponseError",
     "TransportError",
     "WooAPIError",
@@ -91,14 +93,22 @@ class AmbiguousWriteError(WooError):
     Raised on a timeout or connection reset after the request may have
     reached the store; on a 5xx answer to a POST unless it proves the request
     never reached PHP (a proxy can time out while PHP finishes creating the
-    order; see ``fate.py``); on a 2xx whose body cannot be read; and on a 401
-    "nonce already used" (a replayed copy of the POST got there first).
-    Never resend blindly: look the object up first. ``status`` is the HTTP
-    status when there was an answer.
+    order; see ``fate.py``); on a 2xx whose body cannot be read; and on any
+    401/403 (a replayed copy of the POST may have got there first: the store
+    then says "nonce already used", in its own language, with the same code
+    as for a wrong key). Never resend blindly: look the object up first.
+    ``status`` is the HTTP status when there was an answer; ``refusal`` the
+    error answer itself (an :class:`AuthError` for 401/403).
     """
 
     def __init__(
-        self, message: str, *, method: str = "POST", url: str = "", status: int | None = None
+        self,
+        message: str,
+        *,
+        method: str = "POST",
+        url: str = "",
+        status: int | None = None,
+        refusal: ResponseError | None = None,
     ) -> None:
         super().__init__(
             message,
@@ -107,6 +117,14 @@ class AmbiguousWriteError(WooError):
         self.method = method
         self.url = url
         self.status = status
+        self.refusal = refusal
+
+    @property
+    def keys_refused(self) -> bool:
+        """The store refused the keys (401/403), and not because of the till's clock."""
+        if self.status not in (401, 403):
+            return False
+        return not (isinstance(self.refusal, AuthError) and self.refusal.clock_explains)
 
 
 class PayloadError(WooError):
@@ -186,12 +204,31 @@ class WooAPIError(ResponseError):
         self.data = data
 
 
+# WooCommerce refuses an OAuth timestamp more than 15 minutes from its own clock.
+OAUTH_WINDOW_S = 15 * 60
+
+
+def outside_oauth_window(clock_off_s: float | None) -> bool:
+    """Whether a signed timestamp this far off the store's clock is refused for it.
+
+    Two seconds of slack: ``Date`` has one-second resolution.
+    """
+    return clock_off_s is not None and abs(clock_off_s) > OAUTH_WINDOW_S + 2
+
+
 class AuthError(WooAPIError):
-    """401/403: the keys were missing, unknown, wrong, or lack permission."""
+    """401/403: the keys were missing, unknown, wrong, or lack permission.
 
+    ``clock_off_s``: for an OAuth-signed request, the signed timestamp minus
+    the store's clock as the answer's ``Date`` gave it (None otherwise).
+    """
 
-class ReadOnlyKeyError(AuthError):
-    """The API key is read-only and the request was a write."""
+    clock_off_s: float | None = None
+
+    @property
+    def clock_explains(self) -> bool:
+        """The signed timestamp was outside WooCommerce's window: the till's clock, not the keys."""
+        return outside_oauth_window(self.clock_off_s)
 
 
 class NoRouteError(WooAPIError):

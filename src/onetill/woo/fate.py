@@ -59,14 +59,24 @@ def post_was_refused(exc: ResponseError) -> bool:
     return exc.status == 503 and exc.retry_after is not None
 
 
+def _untrusted_certificate(exc: BaseException) -> bool:
+    """Whether the TLS handshake refused the store's certificate (by type, not by text)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def translate_transport_error(exc: httpx2.HTTPError, method: str, url: str) -> WooError:
     """The error for a request that got no answer: unsent, untrusted TLS, ambiguous or sent."""
     host = httpx2.URL(url).host
     if isinstance(exc, NOT_SENT):
         text = str(exc) or type(exc).__name__
-        if "CERTIFICATE_VERIFY_FAILED" in text or isinstance(
-            exc.__context__, ssl.SSLCertVerificationError
-        ):
+        if _untrusted_certificate(exc):
             return CertificateError(
                 f"the TLS certificate of {host} is not trusted: {text}",
                 method=method,

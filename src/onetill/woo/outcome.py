@@ -15,11 +15,14 @@ from onetill.woo.errors import (
     AmbiguousWriteError,
     AuthError,
     CertificateError,
+    InsecureTransportError,
     NotJSONError,
+    PayloadError,
     ResponseError,
     TransportError,
     WooError,
 )
+from onetill.woo.fate import post_was_refused
 
 __all__ = ["Outcome", "classify", "is_transient_status"]
 
@@ -42,8 +45,17 @@ def is_transient_status(status: int) -> bool:
     return status in (408, 425, 429) or status >= 500
 
 
-def classify(outcome: Any) -> Outcome:
+def classify(outcome: Any, *, write: bool = False) -> Outcome:
     """Classify a response (``WooResponse`` or ``httpx2.Response``) or an exception.
+
+    ``write=True`` classifies what a write (a POST) that may have left ended
+    with: anything that does not prove the store refused it or never saw it
+    is AMBIGUOUS (look it up before any resend). That covers an exception we
+    do not know (a raw ``OSError``, a bug), a 401/403 (a copy may have got
+    through; WooCommerce's codes do not tell a replayed nonce from a wrong
+    key), a 5xx that does not prove the request never reached PHP, a 2xx
+    answer that cannot be read (``PayloadError``), and a transport error
+    raised after the request may have been sent.
 
     * 2xx -> SUCCESS
     * :class:`TransportError` -> TRANSIENT (the request did not get through,
@@ -56,7 +68,7 @@ def classify(outcome: Any) -> Outcome:
     * anything else (a bug, a bad config) -> PERMANENT
     """
     if isinstance(outcome, BaseException):
-        return _classify_error(outcome)
+        return _classify_write_error(outcome) if write else _classify_error(outcome)
     status = getattr(outcome, "status", None)
     if status is None and isinstance(outcome, httpx2.Response):
         status = outcome.status_code
@@ -87,6 +99,26 @@ def _classify_error(exc: BaseException) -> Outcome:
         # it was sent, so treat it as the cautious case.
         return Outcome.AMBIGUOUS
     return Outcome.PERMANENT
+
+
+def _classify_write_error(exc: BaseException) -> Outcome:
+    if isinstance(exc, AmbiguousWriteError):
+        return Outcome.AMBIGUOUS
+    if isinstance(exc, CertificateError):
+        return Outcome.PERMANENT  # no connection was ever made
+    if isinstance(exc, TransportError):
+        return Outcome.AMBIGUOUS if exc.sent else Outcome.TRANSIENT
+    if isinstance(exc, ResponseError):
+        if 200 <= exc.status < 300 or exc.status in (401, 403):
+            return Outcome.AMBIGUOUS
+        if exc.status >= 500 and not post_was_refused(exc):
+            return Outcome.AMBIGUOUS
+        return _classify_status(exc.status)
+    if isinstance(exc, PayloadError):
+        return Outcome.AMBIGUOUS  # the store answered, and the answer was unusable
+    if isinstance(exc, InsecureTransportError):
+        return Outcome.PERMANENT  # refused here, before anything was sent
+    return Outcome.AMBIGUOUS
 
 
 def _classify_status(status: int) -> Outcome:

@@ -23,7 +23,6 @@ from onetill.woo.errors import (
     AuthError,
     NoRouteError,
     NotJSONError,
-    ReadOnlyKeyError,
     ResponseError,
     WooAPIError,
 )
@@ -210,7 +209,12 @@ def _not_json_hint(status: int) -> str:
 def _classify_api_error(
     status: int, code: str, message: str, url: str, https: bool, auth_mode: str
 ) -> tuple[type[WooAPIError], str]:
-    lowered = message.lower()
+    """The error class (from status and code only) and a hint for people.
+
+    The hint may follow WooCommerce's English message, since it is only
+    wording: on a translated store the generic hint is shown instead. No
+    decision (retry, look up, pause, read-only) may depend on it.
+    """
     if code == "rest_no_route":
         if "/wc/v3/" in url or url.endswith("/wc/v3"):
             return NoRouteError, (
@@ -221,64 +225,68 @@ def _classify_api_error(
         return NoRouteError, "this route does not exist on the store (plugin missing or inactive?)"
     if status not in (401, 403):
         return WooAPIError, ""
+    return AuthError, _auth_hint(status, code, message.lower(), https, auth_mode)
+
+
+def _auth_hint(status: int, code: str, lowered: str, https: bool, auth_mode: str) -> str:
     if "write permission" in lowered:
-        return ReadOnlyKeyError, (
+        return (
             "the API key is read-only; give it Read/Write permission in WooCommerce > Settings > "
             "Advanced > REST API (a read-only key can only serve a read-only till)"
         )
     if "read permission" in lowered:
-        return AuthError, (
+        return (
             "the API key is write-only; give it Read/Write permission in WooCommerce > "
             "Settings > Advanced > REST API"
         )
     if code == "woocommerce_rest_authentication_missing_parameter":
-        return AuthError, (
+        return (
             "part of the OAuth signature did not arrive (a proxy or cache may drop query "
             "parameters); check the URL, or use https"
         )
     if "consumer key is invalid" in lowered:
-        return AuthError, (
+        return (
             "the consumer key is not known to this store: check --key (it starts with ck_) "
             "or create a key in WooCommerce > Settings > Advanced > REST API"
         )
     if "signature" in lowered and "does not match" in lowered:
-        return AuthError, (
+        return (
             "the consumer secret is wrong (the OAuth signature did not match): check --secret; "
             "if it is right, use exactly the site's address from WordPress > Settings > General "
             "(WooCommerce signs with the site's home URL)"
         )
     if "consumer secret is invalid" in lowered:
-        return AuthError, "the consumer secret is wrong: check --secret"
+        return "the consumer secret is wrong: check --secret"
     if "timestamp" in lowered:
-        return AuthError, (
+        return (
             "the till's clock and the store's differ by more than 15 minutes: "
             "set the till's clock (or the server's) right"
         )
     if "nonce" in lowered:
-        return AuthError, "the store saw this request's nonce before; retry in a moment"
+        return "the store saw this request's nonce before; retry in a moment"
     if code.startswith("woocommerce_rest_cannot_") or code == "rest_forbidden":
         if status == 403:
-            return AuthError, (
+            return (
                 "the key's WordPress user may not do this: create the key for an "
                 "Administrator or Shop Manager"
             )
         if auth_mode == "oauth":
-            return AuthError, (
+            return (
                 "WooCommerce treated the request as anonymous: the OAuth signature was not "
                 "seen (a proxy may drop query parameters) - check the URL and its scheme"
             )
         if not https:
-            return AuthError, (
+            return (
                 "WooCommerce ignored the keys: over plain http they must be sent with "
                 "OAuth 1.0a; check the URL scheme (http vs https)"
             )
         if auth_mode == "query":
-            return AuthError, (
+            return (
                 "WooCommerce did not accept the keys: the consumer key is unknown to this "
                 "store (check --key) or the query string was dropped"
             )
-        return AuthError, (
+        return (
             "WooCommerce did not accept the keys: the consumer key is unknown to this store "
             "(check --key), or a proxy strips the Authorization header (try --auth-in-query)"
         )
-    return AuthError, "the store refused the API keys; check --key and --secret"
+    return "the store refused the API keys; check --key and --secret"
