@@ -57,7 +57,7 @@ ROW_COLUMNS: tuple[str, ...] = (
 )
 # Positions the apply step reads back.
 I_ID, I_PARENT, I_TYPE, I_STATUS = 0, 1, 2, 3
-I_MANAGE, I_STORE_STOCK, I_MODIFIED, I_SELLABLE = 14, 15, 19, 21
+I_MANAGE, I_STORE_STOCK, I_MODIFIED = 14, 15, 19
 
 _MONEY = re.compile(r"-?\d+(\.\d+)?\Z")
 _GMT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\Z")

@@ -283,14 +283,13 @@ def mark_synced(
     now: datetime,
     *,
     discrepancy: str | None = None,
-    raw_response: str | None = None,
 ) -> None:
     """The store has the order (``synced_with_discrepancy`` when it differs)."""
     _set_state(conn, uuid, "synced" if discrepancy is None else "synced_with_discrepancy")
     conn.execute(
-        "UPDATE orders SET remote_id = ?, remote_number = ?, discrepancy = ?, synced_at = ?,"
-        " raw_response = ? WHERE uuid = ?",
-        (remote_id, number, discrepancy, format_ts(now), raw_response, uuid),
+        "UPDATE orders SET remote_id = ?, remote_number = ?, discrepancy = ?, synced_at = ?"
+        " WHERE uuid = ?",
+        (remote_id, number, discrepancy, format_ts(now), uuid),
     )
     conn.execute("UPDATE outbox SET last_error = NULL WHERE order_uuid = ?", (uuid,))
 

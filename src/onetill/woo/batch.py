@@ -26,7 +26,7 @@ from onetill.woo.errors import AmbiguousWriteError, PayloadError, WooAPIError
 from onetill.woo.models import OrderCreate, ProductUpdate, decode, encode
 
 if TYPE_CHECKING:
-    from onetill.woo.client import WooClient
+    from onetill.woo.requester import Requester
 
 __all__ = ["BatchItem", "BatchResult", "batch", "plan_chunks"]
 
@@ -114,7 +114,7 @@ def plan_chunks(
 
 
 async def batch(
-    client: WooClient,
+    client: Requester,
     path: str,
     *,
     create: Iterable[Any] = (),
