@@ -69,7 +69,7 @@ from onetill.sync.outbox_policy import (
     resume_queue,
 )
 from onetill.woo import Outcome, WooClient, classify
-from onetill.woo.errors import PayloadError, WooAPIError, WooError
+from onetill.woo.errors import PayloadError, UnreadableAnswerError, WooAPIError, WooError
 from onetill.woo.models import OrderCreate, decode
 
 __all__ = [
@@ -206,7 +206,7 @@ class _Drainer(OutcomeRecorder):
                 results = batch_results(response.data, len(payloads))
         except (WooError, OSError) as exc:
             outcome = classify(exc)
-            if isinstance(exc, PayloadError):
+            if isinstance(exc, UnreadableAnswerError):
                 outcome = Outcome.AMBIGUOUS  # the answer was unusable, the request went through
             if outcome is Outcome.AMBIGUOUS:
                 self._retry(orders, exc, in_flight=True)

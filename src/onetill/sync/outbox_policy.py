@@ -18,7 +18,7 @@ from typing import Any
 
 from onetill.store.db import Database
 from onetill.store.sync_state import get_state
-from onetill.woo.errors import PayloadError, ResponseError, WooAPIError
+from onetill.woo.errors import ResponseError, UnreadableAnswerError, WooAPIError
 
 __all__ = [
     "BACKOFF_BASE_S",
@@ -123,7 +123,9 @@ def batch_results(
     """
     created = data.get("create") if isinstance(data, dict) else None
     if not isinstance(created, list):
-        raise PayloadError(f"orders/batch answered without a create list: {str(data)[:120]!r}")
+        raise UnreadableAnswerError(
+            f"orders/batch answered without a create list: {str(data)[:120]!r}"
+        )
     out: list[tuple[dict[str, Any] | None, WooAPIError | None]] = []
     for answer in created[:expected]:
         error = answer.get("error") if isinstance(answer, dict) else None
