@@ -14,6 +14,7 @@ import msgspec
 
 from onetill.store import Database
 from onetill.store.catalog import count_items
+from onetill.store.catalog_problems import count_problems, list_problems
 from onetill.store.discrepancies import count_discrepancies
 from onetill.store.orders import count_by_state, oldest_pending_at
 from onetill.store.sync_state import get_json, get_state
@@ -48,6 +49,9 @@ class Status(msgspec.Struct):
     last_error: str | None = None
     initial_sync_done: bool = False
     queue_paused: str | None = None  # why uploads are paused (keys rejected), else None
+    # Items whose latest copy from the store could not be taken: not sold until fixed.
+    catalog_problems: int = 0
+    problem_items: list[str] = msgspec.field(default_factory=list)  # the newest few, described
 
 
 def _orders(conn: sqlite3.Connection) -> tuple[int, int, float | None]:
@@ -87,4 +91,6 @@ def collect_status(db: Database) -> Status:
             queue_paused=get_state(conn, "outbox.paused") or None,
             initial_sync_done=get_state(conn, "catalog.cursor") is not None
             and get_state(conn, "initial.started_at") is None,
+            catalog_problems=count_problems(conn),
+            problem_items=[p.describe() for p in list_problems(conn, limit=5)],
         )

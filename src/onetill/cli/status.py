@@ -40,6 +40,13 @@ def status(home: Path | None, as_json: bool) -> None:
         click.echo(f"uploads paused {current['queue_paused']}")
     if current.get("last_error"):
         click.echo(f"last error     {current['last_error']}")
+    if current.get("catalog_problems"):
+        click.echo(
+            f"needs a look   {current['catalog_problems']} item(s) the store sent could not be "
+            "taken and are not sold; fix them in WooCommerce (`onetill discrepancies`)"
+        )
+        for item in current.get("problem_items") or []:
+            click.echo(f"               {item}")
     for p in current.get("progress") or []:
         if not p.get("finished"):
             click.echo(f"pulling        {p['resource']}: {p['done']} of {p.get('total') or '?'}")

@@ -18,12 +18,16 @@ from typing import Any
 
 from onetill.pos.prices import current_price
 from onetill.pos.tax import LineInput, OrderTotals, compute_order, load_tax_context
+from onetill.store.catalog_problems import get_problem
 
-__all__ = ["MAX_QUANTITY", "Cart", "CartError", "CartLine", "find_item"]
+__all__ = ["MAX_QUANTITY", "MAX_UNIT_PRICE", "Cart", "CartError", "CartLine", "find_item"]
 
 # More units than this of one item on one till sale is a typo (a barcode
 # scanned into the quantity field), not a sale.
 MAX_QUANTITY = 9999
+# A unit price above this came from a slip in WooCommerce (a barcode typed
+# into the price), not from a shelf; a till refuses it rather than charge it.
+MAX_UNIT_PRICE = Decimal("1000000")
 
 
 class CartError(ValueError):
@@ -151,6 +155,12 @@ class Cart:
         if row["type"] not in ("simple", "variation"):
             raise CartError(f"{_describe(row)} is a {row['type']} product; the till cannot sell it")
         parent = _parent(self._conn, row) if row["type"] == "variation" else None
+        problem = get_problem(self._conn, int(row["id"]))
+        if problem is not None:
+            raise CartError(
+                f"{_describe(row)} needs a look in WooCommerce: its latest copy could not be "
+                f"taken (field {problem.field!r} {problem.problem}); fix it there, then sync"
+            )
         if row["status"] != "publish" or not row["sellable"]:
             raise CartError(
                 f"{_describe(row)} is not for sale (status {row['status']}); "
@@ -169,6 +179,16 @@ class Cart:
         self, row: sqlite3.Row, parent: sqlite3.Row | None, qty: int, now: datetime
     ) -> CartLine:
         price = current_price(_price_view(row), now, self.timezone)
+        if price < 0:
+            raise CartError(
+                f"{_describe(row)} has a negative price ({price}) in WooCommerce; "
+                "correct the price there, then sync"
+            )
+        if price > MAX_UNIT_PRICE:
+            raise CartError(
+                f"{_describe(row)} costs {price}, more than {MAX_UNIT_PRICE} a unit: "
+                "check the price in WooCommerce, then sync"
+            )
         tax_class = row["tax_class"]
         if tax_class == "parent":
             tax_class = parent["tax_class"] if parent is not None else ""

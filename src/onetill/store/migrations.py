@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from onetill.store import schema_catalog, schema_engine, schema_orders
+from onetill.store import schema_catalog, schema_engine, schema_orders, schema_problems
 
 __all__ = ["MIGRATIONS"]
 
@@ -10,4 +10,5 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0001_catalog", schema_catalog.STATEMENTS),
     ("0002_orders", schema_orders.STATEMENTS),
     ("0003_engine", schema_engine.STATEMENTS),
+    ("0004_catalog_problems", schema_problems.STATEMENTS),
 ]

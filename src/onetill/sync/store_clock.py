@@ -1,0 +1,67 @@
+"""The store's clock, as far as the till can tell, for judging dates the store sent.
+
+A date the store wrote (``date_modified_gmt``) can be compared with another
+only if both came from a clock that was right. A store whose clock ran a
+day ahead wrote dates a day in the future; once its clock is corrected,
+every later edit looks older than the copy the till holds. So dates after
+the store's own "now" are not trusted (``store.catalog.apply_items``,
+``trusted_until``).
+
+The store's "now" comes from the ``Date`` headers of its answers, carried
+forward with the till's monotonic clock (which cannot jump): each answer
+gives ``Date - monotonic()``, a lower bound of the store's offset from the
+monotonic clock (the ``Date`` was written before the answer arrived), and
+the largest bound seen is the best estimate. The till's wall clock is
+never used.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+
+from onetill.woo import format_gmt_cursor
+
+__all__ = ["FUTURE_SLACK_S", "StoreClock"]
+
+# A Date header has one-second resolution and is written before the item's
+# row is read: a few seconds of slack, never more (a date a minute ahead of
+# the store's clock is already one it cannot have written).
+FUTURE_SLACK_S = 5.0
+
+
+class StoreClock:
+    """The store's current time, estimated from the ``Date`` headers seen so far."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._offset: float | None = None  # store time (epoch s) minus monotonic()
+
+    def observe(self, *server_times: datetime | None) -> None:
+        """Take the ``Date`` of answers that have just arrived (None: no header)."""
+        now = self._monotonic()
+        for server_time in server_times:
+            if server_time is None:
+                continue
+            offset = server_time.timestamp() - now
+            if self._offset is None or offset > self._offset:
+                self._offset = offset
+
+    def observe_pages(self, pages: Iterable[object]) -> None:
+        """``observe`` the ``server_time`` of every page (or response) given."""
+        self.observe(*(getattr(p, "server_time", None) for p in pages))
+
+    def now(self) -> datetime | None:
+        """The store's time now, or None when no answer carried a ``Date``."""
+        if self._offset is None:
+            return None
+        return datetime.fromtimestamp(self._monotonic() + self._offset, UTC)
+
+    def trusted_until(self) -> str | None:
+        """Naive UTC text: a date the store wrote after this came from a clock that was
+        ahead (``apply_items(trusted_until=...)``); None when the clock is unknown."""
+        now = self.now()
+        if now is None:
+            return None
+        return format_gmt_cursor(now + timedelta(seconds=FUTURE_SLACK_S))
