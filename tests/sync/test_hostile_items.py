@@ -106,7 +106,7 @@ async def test_a_product_that_could_not_be_refreshed_is_not_sold_until_a_good_co
         await initial_sync(shop.client, shop.db)
         shop.store.set_raw_fields(10, {"regular_price": "ten euros"})
         await delta_sync(shop.client, shop.db)
-        with pytest.raises(CartError, match="needs a look in WooCommerce.*regular_price"):
+        with pytest.raises(CartError, match=r"needs a look in WooCommerce.*regular_price"):
             Cart(shop.db.conn).add("SIMPLE-001")
         shop.store.set_raw_fields(10, None)
         shop.store.admin_update_product(10, {"regular_price": "9.99"})
