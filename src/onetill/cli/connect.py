@@ -11,6 +11,13 @@ saying what is wrong and one saying what to do:
    warning: it can serve a till that only reads);
 4. currency, version, plugin and timezone, for the summary and the config.
 
+Then, before anything is saved: if the till belonged to another store (the
+site's home URL differs, scheme aside), it refuses while sales wait to be
+uploaded (they would go to the wrong store) or an engine runs, and
+otherwise starts the new store afresh: no catalog, no cursors (the next
+sync is a full one), every order kept. Reconnecting to the same store
+(new keys) keeps everything.
+
 The secret is never printed; it goes to the OS keyring or a 0600 file.
 """
 
@@ -18,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -26,12 +34,20 @@ import click
 
 from onetill.config import Config, home_dir, load_config, save_config
 
-__all__ = ["EXIT_AUTH", "EXIT_NOT_WOOCOMMERCE", "EXIT_UNREACHABLE", "connect"]
+__all__ = [
+    "EXIT_AUTH",
+    "EXIT_NOT_WOOCOMMERCE",
+    "EXIT_OTHER_STORE",
+    "EXIT_UNREACHABLE",
+    "connect",
+    "store_key",
+]
 
 EXIT_FAILED = 1
 EXIT_UNREACHABLE = 3
 EXIT_NOT_WOOCOMMERCE = 4
 EXIT_AUTH = 5
+EXIT_OTHER_STORE = 6  # another store while sales wait (or an engine runs): nothing changed
 
 
 class ConnectFailed(Exception):
@@ -50,6 +66,7 @@ class Found:
 
     name: str = ""
     url: str = ""
+    home: str | None = None  # the site's own home URL, from /wp-json/
     https: bool = False
     auth_mode: str = ""
     wc_version: str | None = None
@@ -120,11 +137,84 @@ def connect(
     except ConnectFailed as failure:
         _fail(failure)
     target = home_dir(home)
+    try:
+        switched = _switch_store(target, found)
+    except ConnectFailed as failure:
+        _fail(failure)
     where = save_config(
-        target, _config(target, found, key, secret, ca_file, insecure, auth_in_query)
+        target, _config(target, found, key, secret, ca_file, insecure, auth_in_query, switched)
     )
     _resume_uploads(target)
     _print_summary(found, target, where)
+
+
+def store_key(url: str) -> str:
+    """What identifies a store: its home URL's host, port and path (the scheme aside:
+    the same shop moved to https is the same shop)."""
+    parts = urllib.parse.urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    netloc = host if port in (None, default) else f"{host}:{port}"
+    return netloc + parts.path.rstrip("/")
+
+
+def _switch_store(home: Path, found: Found) -> bool:
+    """Refuse or prepare a switch to another store; True when the till starts afresh."""
+    from onetill.engine.status import engine_url
+    from onetill.store import open_database
+    from onetill.store.store_switch import (
+        forget_store,
+        record_identity,
+        store_identity,
+        unsent_orders,
+    )
+
+    new = store_key(found.home or found.url)
+    try:
+        previous: str | None = store_key(load_config(home).url)
+    except Exception:  # never connected here (or unreadable): the database decides
+        previous = None
+    with open_database(home) as db:
+        with db.lock:
+            old = store_identity(db.conn) or previous
+            has_catalog = db.conn.execute("SELECT 1 FROM products LIMIT 1").fetchone()
+            waiting = unsent_orders(db.conn)
+        # Until the first connect that recorded it, the saved URL stood for the store.
+        if old in (new, store_key(found.url)) or (old is None and not has_catalog and not waiting):
+            with db.write() as conn:
+                record_identity(conn, new)
+            return False
+        shown = old or "an unknown store"
+        if waiting:
+            counts = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in waiting.items())
+            raise ConnectFailed(
+                f"this till belongs to {shown} and has {sum(waiting.values())} sale(s) not yet "
+                f"uploaded there ({counts}); connecting to {new} would send them to the "
+                "wrong store. Nothing was changed",
+                "upload them first with `onetill drain` while still connected to the old "
+                "store; or keep a copy with `onetill orders --pending --json > unsent.json` "
+                "and `onetill orders --failed --json`, then `onetill void UUID --reason ...` "
+                "each; then connect again",
+                EXIT_OTHER_STORE,
+            )
+        if engine_url(home) is not None:
+            raise ConnectFailed(
+                f"an engine is running for this till (connected to {shown}); nothing was changed",
+                "stop `onetill run` first, then connect again",
+                EXIT_OTHER_STORE,
+            )
+        with db.write() as conn:
+            forget_store(conn, old, new)
+    click.echo(
+        f"note: this till was connected to {shown}: its catalog and sync position were "
+        f"dropped (its orders are kept); the next `onetill sync` pulls {new} whole",
+        err=True,
+    )
+    return True
 
 
 def _resume_uploads(home: Path) -> None:
@@ -216,6 +306,7 @@ async def _discover(client: Any, found: Found) -> None:
             EXIT_NOT_WOOCOMMERCE,
         )
     found.name = discovery.name
+    found.home = discovery.home
     found.plugin = discovery.plugin
     found.global_variations = discovery.global_variations
     found.timezone = discovery.timezone
@@ -297,6 +388,7 @@ def _config(
     ca_file: str | None,
     insecure: bool,
     auth_in_query: bool,
+    switched: bool = False,
 ) -> Config:
     previous: Config | None
     try:
@@ -321,7 +413,9 @@ def _config(
         # The till keeps its identity across reconnects: its orders carry it.
         config.till_id = previous.till_id
         config.extra = dict(previous.extra)
-        if previous.url == found.url:
+        if switched:
+            config.extra.pop("webhook_url", None)  # the old store's webhooks point there
+        elif previous.url == found.url:
             config.webhook_secret = previous.webhook_secret
     return config
 
