@@ -32,7 +32,10 @@ from typing import Any, NoReturn
 
 import click
 
-from onetill.config import Config, home_dir, load_config, save_config
+from onetill.cli.common import warn_if_shared
+from onetill.cli.output import printable
+from onetill.cli.params import PlainFloat, SafePath
+from onetill.config import Config, HomeError, home_dir, load_config, save_config
 
 __all__ = [
     "EXIT_AUTH",
@@ -48,6 +51,8 @@ EXIT_UNREACHABLE = 3
 EXIT_NOT_WOOCOMMERCE = 4
 EXIT_AUTH = 5
 EXIT_OTHER_STORE = 6  # another store while sales wait (or an engine runs): nothing changed
+# With no answer yet after this long, say that we are waiting (and until when).
+WAIT_NOTICE_S = 1.0
 
 
 class ConnectFailed(Exception):
@@ -89,13 +94,13 @@ class Found:
 @click.option(
     "--home",
     envvar="ONETILL_HOME",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=SafePath(file_okay=False, path_type=Path),
     default=None,
     help="Where the database and config live (default ~/.onetill).",
 )
 @click.option(
     "--ca-file",
-    type=click.Path(exists=True, dir_okay=False),
+    type=SafePath(exists=True, dir_okay=False),
     default=None,
     help="PEM file with the CA that signed the store's certificate.",
 )
@@ -105,6 +110,13 @@ class Found:
     is_flag=True,
     help="Send the keys as query parameters (https only), for hosts that strip Authorization.",
 )
+@click.option(
+    "--timeout",
+    type=PlainFloat(1, 600),
+    default=20.0,
+    show_default=True,
+    help="Give up on a store that has not answered within this many seconds.",
+)
 def connect(
     url: str,
     key: str,
@@ -113,6 +125,7 @@ def connect(
     ca_file: str | None,
     insecure: bool,
     auth_in_query: bool,
+    timeout: float,
 ) -> None:
     """Verify a WooCommerce store's REST API keys and save the connection."""
     if ca_file and insecure:
@@ -133,10 +146,22 @@ def connect(
         site = site[: site.index("/wp-json")]
         click.echo(f"note: using the site's address {site} (without /wp-json/...)", err=True)
     try:
-        found = asyncio.run(_check(site, key, secret, ca_file, insecure, auth_in_query))
+        found = asyncio.run(
+            _check(site, key, secret, ca_file, insecure, auth_in_query, wait_s=timeout)
+        )
     except ConnectFailed as failure:
         _fail(failure)
-    target = home_dir(home)
+    if insecure and found.auth_mode in ("basic", "query"):
+        found.warnings.append(
+            "--insecure with Basic auth: the keys travel with every request to a server whose "
+            "certificate is not checked, so anyone who can intercept the connection can take "
+            "them; prefer --ca-file with the certificate that signed the store's"
+        )
+    try:
+        target = home_dir(home)
+    except HomeError as exc:
+        _fail(ConnectFailed(str(exc), "give --home a directory you can write to"))
+    warn_if_shared(target)
     try:
         switched = _switch_store(target, found)
     except ConnectFailed as failure:
@@ -229,21 +254,30 @@ def _resume_uploads(home: Path) -> None:
 
 
 def _fail(failure: ConnectFailed) -> NoReturn:
-    click.echo(f"error: {failure.message}", err=True)
+    click.echo(f"error: {printable(failure.message)}", err=True)
     if failure.hint:
-        click.echo(f"hint: {failure.hint}", err=True)
+        click.echo(f"hint: {printable(failure.hint)}", err=True)
     sys.exit(failure.code)
 
 
 async def _check(
-    url: str, key: str, secret: str, ca_file: str | None, insecure: bool, auth_in_query: bool
+    url: str,
+    key: str,
+    secret: str,
+    ca_file: str | None,
+    insecure: bool,
+    auth_in_query: bool,
+    *,
+    wait_s: float = 20.0,
 ) -> Found:
     from onetill.woo import WooClient
     from onetill.woo.errors import InsecureTransportError, WooError
 
     verify: bool | str = ca_file if ca_file else not insecure
     try:
-        client = WooClient(url, key, secret, verify=verify, auth_in_query=auth_in_query)
+        # Two attempts per request at most: a merchant is waiting at the screen.
+        client = WooClient(url, key, secret, verify=verify, auth_in_query=auth_in_query,
+                           timeout=wait_s, max_attempts=2)  # fmt: skip
     except InsecureTransportError as exc:
         raise ConnectFailed(
             "refusing to send the consumer secret in clear over plain http",
@@ -253,13 +287,35 @@ async def _check(
         raise ConnectFailed(exc.message, exc.hint) from None
     async with client:
         found = Found(url=client.url, https=client.https, auth_mode=client.auth_mode)
-        await _discover(client, found)
+        await _first_answer(client, found, wait_s)
         await _read_products(client, found)
         await _check_write(client, found)
         await _read_currency(client, found)
         found.clock_skew_s = client.clock_skew_s
         found.clock_corrected = client.clock_offset_s != 0
     return found
+
+
+async def _first_answer(client: Any, found: Found, wait_s: float) -> None:
+    """Discovery, the first request: say when it makes us wait, and give up at ``wait_s``
+    (a URL that accepts connections but never answers would otherwise hold the merchant
+    for minutes of retries)."""
+    task = asyncio.ensure_future(_discover(client, found))
+    done, _ = await asyncio.wait({task}, timeout=min(WAIT_NOTICE_S, wait_s))
+    if not done:
+        click.echo(f"waiting for {printable(client.url)} to answer (giving up after "
+                   f"{wait_s:g} s; --timeout changes that)...", err=True)  # fmt: skip
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, wait_s - WAIT_NOTICE_S))
+    if not done:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise ConnectFailed(
+            f"{client.url} did not answer within {wait_s:g} s",
+            "check the address and that the site loads in a browser; for a slow site, "
+            "give it longer with --timeout 60",
+            EXIT_UNREACHABLE,
+        )
+    task.result()
 
 
 def _transport_failure(exc: Any) -> ConnectFailed:
@@ -438,9 +494,9 @@ def _print_summary(found: Found, home: Path, where: str) -> None:
     ]
     click.echo(f"Connected to {found.url}")
     for label, value in rows:
-        click.echo(f"  {label:<12} {value}")
+        click.echo(printable(f"  {label:<12} {value}"))
     for warning in found.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {printable(warning)}", err=True)
     secret_place = "the OS keyring" if where == "keyring" else "secrets.json (mode 0600)"
     click.echo(f"Saved to {home / 'config.json'}; the secret is in {secret_place}.")
 

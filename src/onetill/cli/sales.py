@@ -18,8 +18,10 @@ from typing import Any
 
 import click
 
-from onetill.cli.catalog import home_option
-from onetill.config import Config, NotConnectedError, home_dir, load_config
+from onetill.cli.common import connected, home_option
+from onetill.cli.output import printable
+from onetill.cli.params import PLAIN_INT, PlainFloat, PlainInt
+from onetill.config import Config, NotConnectedError, load_config
 from onetill.store import Database, open_database
 
 __all__ = ["discrepancies", "drain", "orders", "retry", "sell", "void"]
@@ -107,13 +109,14 @@ def _parse_items(items: Sequence[str]) -> list[tuple[str, int]]:
         code, sep, qty_text = raw.rpartition(":")
         if not sep:
             code, qty_text = raw, "1"
-        try:
-            qty = int(qty_text)
-        except ValueError:
+        # Digits 0-9 only: int() would read "+2", "1_0" or Arabic-Indic digits.
+        if not (len(qty_text) <= 9 and PLAIN_INT.fullmatch(qty_text)):
             raise click.BadParameter(
-                f"{raw!r}: the quantity after ':' must be a whole number (e.g. SKU-1:2)"
-            ) from None
-        out.append((code, qty))
+                f"{printable(repr(raw))}: the quantity after ':' must be a whole number "
+                "written with the digits 0-9 (e.g. SKU-1:2)",
+                param_hint="SKU[:QTY]",
+            )
+        out.append((code, int(qty_text)))
     return out
 
 
@@ -144,9 +147,9 @@ def sell(
     from onetill.pos.tender import Payment, parse_amount
     from onetill.store.orders import get_order
 
-    home_path = home_dir(home)
-    cfg = _config(home_path)
     wanted = _parse_items(items)
+    home_path = connected(home)
+    cfg = _config(home_path)
     with open_database(home_path) as db:
         try:
             cart = Cart(db.conn, timezone=cfg.timezone)
@@ -154,7 +157,7 @@ def sell(
                 cart.add(code, qty)
             amount = parse_amount(tendered) if tendered is not None else None
         except ValueError as exc:  # CartError, TenderError, PriceError, bad store settings
-            raise click.ClickException(f"{exc}; nothing was recorded") from None
+            raise click.ClickException(f"{printable(exc)}; nothing was recorded") from None
         online = False if offline else asyncio.run(_probe(cfg))
         methods = _payment_methods(cfg)
         try:
@@ -168,9 +171,9 @@ def sell(
                 methods=methods,
             )
         except ValueError as exc:  # CartError, TenderError, PriceError, bad store settings
-            raise click.ClickException(f"{exc}; nothing was recorded") from None
+            raise click.ClickException(f"{printable(exc)}; nothing was recorded") from None
         for warning in sale.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(f"warning: {printable(warning)}", err=True)
         if online:
             # The sale is committed: from here on nothing may make `sell` look
             # failed, or the cashier sells again and the customer pays twice.
@@ -178,23 +181,34 @@ def sell(
                 report = asyncio.run(_drain(db, cfg))
             except Exception as exc:  # reported below; `onetill drain` retries
                 click.echo(
-                    f"warning: the sale is recorded, but uploading it failed ({exc}); "
+                    f"warning: the sale is recorded, but uploading it failed ({printable(exc)}); "
                     "`onetill drain` will try again",
                     err=True,
                 )
             else:
                 for error in report.errors:
-                    click.echo(f"warning: {error}", err=True)
+                    click.echo(f"warning: {printable(error)}", err=True)
         state = get_order(db.conn, sale.uuid, with_lines=False).state
+    sold = [
+        {"id": line.item_id, "sku": line.sku, "name": line.name, "quantity": line.quantity,
+         "unit_price": str(line.unit_price)}
+        for line in cart.lines
+    ]  # fmt: skip
     result = {
         "uuid": sale.uuid,
         "total": str(sale.total),
         "change": str(sale.change),
         "state": state,
+        "items": sold,
     }
     if as_json:
         click.echo(json.dumps(result))
     else:
+        for item in sold:
+            click.echo(printable(
+                f"sold     {item['quantity']} x {item['sku'] or '#' + str(item['id'])}  "
+                f"{item['name']}  @ {item['unit_price']}"
+            ))  # fmt: skip
         click.echo(f"paid     {sale.total} ({pay})")
         if pay == "cash":
             click.echo(f"change   {sale.change}")
@@ -216,7 +230,7 @@ def orders(home: Path | None, which: str, as_json: bool) -> None:
         "failed": ["failed", "synced_with_discrepancy"],
         "all": None,
     }[which]
-    with open_database(home_dir(home)) as db:
+    with open_database(connected(home)) as db:
         rows = [o.as_dict() for o in list_orders(db.conn, states)]
     if as_json:
         click.echo(json.dumps(rows))
@@ -226,22 +240,22 @@ def orders(home: Path | None, which: str, as_json: bool) -> None:
     for r in rows:
         ref = f"#{r['number']}" if r["number"] else "-"
         err = f"  {r['last_error']}" if r["last_error"] else ""
-        click.echo(
+        click.echo(printable(
             f"{r['uuid']}  {r['state']:<23} {ref:<8} {r['total']:>10}  {r['created_at']}"
             f"  attempts {r['attempts']}{err}"
-        )
+        ))  # fmt: skip
 
 
 @click.command()
 @home_option
-@click.option(
-    "--settle", type=float, default=None, help="Seconds before an unknown outcome is looked up."
-)
-@click.option("--wait", type=float, default=0.0, help="Also retry what is due within S seconds.")
+@click.option("--settle", type=PlainFloat(0, 3600), default=None,
+              help="Seconds before an unknown outcome is looked up.")
+@click.option("--wait", type=PlainFloat(0, 3600), default=0.0,
+              help="Also retry what is due within S seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def drain(home: Path | None, settle: float | None, wait: float, as_json: bool) -> None:
     """Upload pending orders now (FIFO; looks up any order whose fate is unknown)."""
-    home_path = home_dir(home)
+    home_path = connected(home)
     cfg = _config(home_path)
     with open_database(home_path) as db:
         report = asyncio.run(_drain(db, cfg, settle=settle, wait=wait))
@@ -257,9 +271,9 @@ def drain(home: Path | None, settle: float | None, wait: float, as_json: bool) -
         f"looked up {report.looked_up} ({len(report.found_by_lookup)} found)"
     )
     if report.paused:
-        click.echo(report.paused)
+        click.echo(printable(report.paused))
     for error in report.errors:
-        click.echo(f"warning: {error}")
+        click.echo(f"warning: {printable(error)}")
 
 
 @click.command()
@@ -269,20 +283,20 @@ def retry(home: Path | None, uuid: str) -> None:
     """Put a failed order back in the queue and try to upload it now."""
     from onetill.store.orders import OrderStateError, retry_order
 
-    home_path = home_dir(home)
+    home_path = connected(home)
     cfg = _config(home_path)
     with open_database(home_path) as db:
         try:
             with db.write() as conn:
                 rec = retry_order(conn, uuid, datetime.now(UTC))
         except (KeyError, OrderStateError) as exc:
-            raise click.ClickException(str(exc).strip("'\"")) from None
+            raise click.ClickException(printable(str(exc).strip("'\""))) from None
         click.echo(f"order {rec.uuid} queued again")
         report = asyncio.run(_drain(db, cfg))
         if rec.uuid in report.synced:
             click.echo(f"order {rec.uuid} uploaded")
         elif report.paused:
-            click.echo(report.paused)
+            click.echo(printable(report.paused))
 
 
 @click.command()
@@ -293,26 +307,27 @@ def void(home: Path | None, uuid: str, reason: str) -> None:
     """Void a failed order: never uploaded, kept forever, local stock restored."""
     from onetill.store.orders import OrderStateError, void_order
 
-    with open_database(home_dir(home)) as db:
+    with open_database(connected(home)) as db:
         try:
             with db.write() as conn:
                 rec = void_order(conn, uuid, reason)
         except (KeyError, OrderStateError) as exc:
-            raise click.ClickException(str(exc).strip("'\"")) from None
-    click.echo(f"order {rec.uuid} voided: {reason}")
+            raise click.ClickException(printable(str(exc).strip("'\""))) from None
+    click.echo(printable(f"order {rec.uuid} voided: {reason}"))
 
 
 @click.command()
 @home_option
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@click.option("--limit", type=int, default=200, help="At most this many, newest first.")
+@click.option("--limit", type=PlainInt(1, 100_000), default=200,
+              help="At most this many, newest first.")
 def discrepancies(home: Path | None, as_json: bool, limit: int) -> None:
     """Values the store overrode, and why."""
     import msgspec
 
     from onetill.store.discrepancies import list_discrepancies
 
-    with open_database(home_dir(home)) as db:
+    with open_database(connected(home)) as db:
         rows = list_discrepancies(db.conn, limit=limit)
     if as_json:
         click.echo(msgspec.json.encode(rows).decode())
@@ -320,7 +335,7 @@ def discrepancies(home: Path | None, as_json: bool, limit: int) -> None:
     if not rows:
         click.echo("no discrepancies")
     for d in rows:
-        click.echo(
+        click.echo(printable(
             f"{d.at}  {d.object_type} {d.object_id} {d.field}: "
             f"local {d.local_value}, store {d.store_value} ({d.cause})"
-        )
+        ))  # fmt: skip

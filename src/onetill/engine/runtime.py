@@ -33,6 +33,7 @@ import uvicorn
 from onetill.config import Config, load_config
 from onetill.engine.app import StatusHub, create_engine_app
 from onetill.engine.connectivity import ConnectivityMonitor
+from onetill.engine.hosts import HostPolicy, host_of
 from onetill.engine.jobs import SyncJobs, build_client
 from onetill.engine.scheduler import Scheduler
 from onetill.engine.status import clear_engine_info, database_status, write_engine_info
@@ -99,6 +100,7 @@ class Engine:
         self.hub: StatusHub | None = None
         self._stop = asyncio.Event()
         self._secret_cache: tuple[float, str | None] = (-1.0, self.config.webhook_secret)
+        self._names_cache: tuple[float, frozenset[str]] = (-1.0, frozenset())
         self.started = asyncio.Event()
 
     # -- control ---------------------------------------------------------------
@@ -148,6 +150,27 @@ class Engine:
                 self._on_secret(secret)
         return self._secret_cache[1]
 
+    def _host_names(self) -> frozenset[str]:
+        """Names besides its addresses the engine answers to: its webhooks' public host
+        and ``allowed_hosts`` in the config (re-read when config.json changes)."""
+        path = self.home / "config.json"
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return self._names_cache[1]
+        if mtime != self._names_cache[0]:
+            try:
+                extra = load_config(self.home).extra
+            except Exception:
+                log.exception("could not reload the allowed host names")
+                extra = self.config.extra
+            names = {host_of(str(n)) for n in extra.get("allowed_hosts") or []}
+            webhook = extra.get("webhook_url")
+            if isinstance(webhook, str) and "://" in webhook:
+                names.add(host_of(webhook.split("://", 1)[1].split("/", 1)[0].rpartition("@")[2]))
+            self._names_cache = (mtime, frozenset(n for n in names if n))
+        return self._names_cache[1]
+
     # -- the process -----------------------------------------------------------
 
     async def run(self, ready: Callable[[str], None] | None = None) -> None:
@@ -192,13 +215,16 @@ class Engine:
             on_applied=lambda _topic: hub.changed(),
             on_deferred=lambda _topic: scheduler.wake_delta(),
         )
-        app = create_engine_app(receiver, hub)
+        hosts = HostPolicy(s.host, self._host_names)
+        app = create_engine_app(receiver, hub, host_allowed=hosts.allows)
         port = sock.getsockname()[1]
         self.url = f"http://{_url_host(s.host)}:{port}/"
         server = _Server(
             uvicorn.Config(
                 app, log_config=None, lifespan="off", timeout_graceful_shutdown=2,
                 access_log=False,
+                # A backstop for floods of connections: beyond this, 503 at once.
+                limit_concurrency=256,
             )
         )
         server_task = asyncio.create_task(server.serve(sockets=[sock]), name="onetill-http")
@@ -215,6 +241,11 @@ class Engine:
                 raise RuntimeError("the HTTP server stopped during start-up")
             write_engine_info(self.home, self.url)
             log.info("engine listening on %s (store %s)", self.url, self.config.url)
+            if self.config.insecure and self.config.url.startswith("https://"):
+                log.warning(
+                    "the store's certificate is not checked (--insecure) and the keys go with "
+                    "every request: anyone who can intercept the connection can take them"
+                )
             if not _is_loopback(s.host):
                 log.warning(
                     "listening on %s: the status API and the webhook receiver are reachable "

@@ -18,6 +18,7 @@ from typing import Any
 
 from onetill.pos.prices import current_price
 from onetill.pos.tax import LineInput, OrderTotals, compute_order, load_tax_context
+from onetill.store.catalog_lookup import resolve_code
 from onetill.store.catalog_problems import get_problem
 
 __all__ = ["MAX_QUANTITY", "MAX_UNIT_PRICE", "Cart", "CartError", "CartLine", "find_item"]
@@ -71,23 +72,14 @@ def _check_quantity(quantity: object) -> int:
 
 
 def find_item(conn: sqlite3.Connection, code: str) -> sqlite3.Row:
-    """The catalog row for a barcode, SKU or numeric id (in that order)."""
+    """The catalog row for a barcode, SKU or numeric id (``resolve_code``'s order)."""
     code = code.strip()
     if not code:
         raise CartError("empty code: scan a barcode or type a SKU or product id")
-    row = conn.execute(
-        "SELECT * FROM products WHERE barcode = ? AND status != 'deleted' ORDER BY sellable DESC"
-        " LIMIT 1",
-        (code,),
-    ).fetchone()
-    if row is None:
-        row = conn.execute(
-            "SELECT * FROM products WHERE sku = ? AND status != 'deleted' ORDER BY sellable DESC"
-            " LIMIT 1",
-            (code,),
-        ).fetchone()
-    if row is None and code.isdigit():
-        row = conn.execute("SELECT * FROM products WHERE id = ?", (int(code),)).fetchone()
+    found = resolve_code(conn, code)
+    row = None
+    if found is not None:
+        row = conn.execute("SELECT * FROM products WHERE id = ?", (found,)).fetchone()
     if not isinstance(row, sqlite3.Row):
         raise CartError(
             f"unknown barcode, SKU or id {code!r}: nothing in the till's catalog matches "
@@ -144,7 +136,9 @@ class Cart:
     def add_id(self, item_id: int, quantity: int = 1, *, now: datetime | None = None) -> CartLine:
         """Add ``quantity`` of the product or variation with this id."""
         qty = _check_quantity(quantity)
-        row = self._conn.execute("SELECT * FROM products WHERE id = ?", (item_id,)).fetchone()
+        row = None
+        if isinstance(item_id, int) and 0 < item_id < 2**63:
+            row = self._conn.execute("SELECT * FROM products WHERE id = ?", (item_id,)).fetchone()
         if row is None:
             raise CartError(f"no product or variation with id {item_id} in the till's catalog")
         return self._add_row(row, qty, now or datetime.now(UTC))

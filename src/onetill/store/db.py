@@ -9,6 +9,7 @@ transaction; readers never block writers (WAL).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ class Database:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        _private(self.path)
         self.conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
         )
@@ -67,6 +69,21 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _private(path: Path) -> None:
+    """Create the file 0600 (SQLite gives ``-wal``/``-shm`` the database's mode), and take
+    group/other access away from an existing one and its companions: it holds every sale."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError:
+        return  # e.g. a read-only place; sqlite3 reports it clearly
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if name.stat().st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except OSError:
+            continue
 
 
 def open_database(home: Path) -> Database:
