@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -33,8 +32,16 @@ from typing import Any, NoReturn
 import click
 
 from onetill.cli.common import warn_if_shared
+from onetill.cli.connect_errors import (
+    EXIT_AUTH,
+    EXIT_NOT_WOOCOMMERCE,
+    EXIT_OTHER_STORE,
+    EXIT_UNREACHABLE,
+    ConnectFailed,
+)
 from onetill.cli.output import printable
 from onetill.cli.params import PlainFloat, SafePath
+from onetill.cli.store_switch import switch_store
 from onetill.config import Config, HomeError, home_dir, load_config, save_config
 
 __all__ = [
@@ -43,26 +50,10 @@ __all__ = [
     "EXIT_OTHER_STORE",
     "EXIT_UNREACHABLE",
     "connect",
-    "store_key",
 ]
 
-EXIT_FAILED = 1
-EXIT_UNREACHABLE = 3
-EXIT_NOT_WOOCOMMERCE = 4
-EXIT_AUTH = 5
-EXIT_OTHER_STORE = 6  # another store while sales wait (or an engine runs): nothing changed
 # With no answer yet after this long, say that we are waiting (and until when).
 WAIT_NOTICE_S = 1.0
-
-
-class ConnectFailed(Exception):
-    """A check failed: ``message`` says what, ``hint`` what to do, ``code`` the exit status."""
-
-    def __init__(self, message: str, hint: str = "", code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-        self.code = code
 
 
 @dataclass
@@ -163,7 +154,7 @@ def connect(
         _fail(ConnectFailed(str(exc), "give --home a directory you can write to"))
     warn_if_shared(target)
     try:
-        switched = _switch_store(target, found)
+        switched = switch_store(target, found.home or found.url, found.url)
     except ConnectFailed as failure:
         _fail(failure)
     where = save_config(
@@ -171,75 +162,6 @@ def connect(
     )
     _resume_uploads(target)
     _print_summary(found, target, where)
-
-
-def store_key(url: str) -> str:
-    """What identifies a store: its home URL's host, port and path (the scheme aside:
-    the same shop moved to https is the same shop)."""
-    parts = urllib.parse.urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    netloc = host if port in (None, default) else f"{host}:{port}"
-    return netloc + parts.path.rstrip("/")
-
-
-def _switch_store(home: Path, found: Found) -> bool:
-    """Refuse or prepare a switch to another store; True when the till starts afresh."""
-    from onetill.engine.status import engine_url
-    from onetill.store import open_database
-    from onetill.store.store_switch import (
-        forget_store,
-        record_identity,
-        store_identity,
-        unsent_orders,
-    )
-
-    new = store_key(found.home or found.url)
-    try:
-        previous: str | None = store_key(load_config(home).url)
-    except Exception:  # never connected here (or unreadable): the database decides
-        previous = None
-    with open_database(home) as db:
-        with db.lock:
-            old = store_identity(db.conn) or previous
-            has_catalog = db.conn.execute("SELECT 1 FROM products LIMIT 1").fetchone()
-            waiting = unsent_orders(db.conn)
-        # Until the first connect that recorded it, the saved URL stood for the store.
-        if old in (new, store_key(found.url)) or (old is None and not has_catalog and not waiting):
-            with db.write() as conn:
-                record_identity(conn, new)
-            return False
-        shown = old or "an unknown store"
-        if waiting:
-            counts = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in waiting.items())
-            raise ConnectFailed(
-                f"this till belongs to {shown} and has {sum(waiting.values())} sale(s) not yet "
-                f"uploaded there ({counts}); connecting to {new} would send them to the "
-                "wrong store. Nothing was changed",
-                "upload them first with `onetill drain` while still connected to the old "
-                "store; or keep a copy with `onetill orders --pending --json > unsent.json` "
-                "and `onetill orders --failed --json`, then `onetill void UUID --reason ...` "
-                "each; then connect again",
-                EXIT_OTHER_STORE,
-            )
-        if engine_url(home) is not None:
-            raise ConnectFailed(
-                f"an engine is running for this till (connected to {shown}); nothing was changed",
-                "stop `onetill run` first, then connect again",
-                EXIT_OTHER_STORE,
-            )
-        with db.write() as conn:
-            forget_store(conn, old, new)
-    click.echo(
-        f"note: this till was connected to {shown}: its catalog and sync position were "
-        f"dropped (its orders are kept); the next `onetill sync` pulls {new} whole",
-        err=True,
-    )
-    return True
 
 
 def _resume_uploads(home: Path) -> None:
