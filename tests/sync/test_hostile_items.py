@@ -79,6 +79,10 @@ async def test_an_id_that_is_not_a_number_does_not_stop_the_initial_sync_or_the_
         audit = await audit_ids(shop.client, shop.db)
         assert audit.removed == 0  # a listing with an unusable id deletes nothing
         assert collect_status(shop.db).catalog_problems >= 1
+        shop.store.set_raw_fields(12, None)  # fixed in the store
+        await audit_ids(shop.client, shop.db)
+        assert get_item(shop.db.conn, 12) is not None
+        assert collect_status(shop.db).catalog_problems == 0
 
 
 async def test_invalid_utf8_is_replaced_and_reported_and_the_page_lands(tmp_path: Path) -> None:

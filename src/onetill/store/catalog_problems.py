@@ -21,6 +21,7 @@ from onetill.store.discrepancies import log_discrepancy
 __all__ = [
     "NOT_BROKEN",
     "CatalogProblem",
+    "clear_id_problems",
     "clear_problems",
     "count_problems",
     "get_problem",
@@ -100,6 +101,16 @@ def clear_problems(conn: sqlite3.Connection, ids: Iterable[int]) -> None:
             "DELETE FROM catalog_problems WHERE object_id IN (SELECT value FROM json_each(?))",
             (msgspec.json.encode(keys).decode(),),
         )
+
+
+def clear_id_problems(conn: sqlite3.Connection, still_listed: Iterable[str]) -> None:
+    """Forget items refused for an unusable id that a full id listing no longer shows
+    (a good copy of such an item cannot say which problem it fixed)."""
+    conn.execute(
+        "DELETE FROM catalog_problems WHERE field = 'id'"
+        " AND object_id NOT IN (SELECT value FROM json_each(?))",
+        (msgspec.json.encode(sorted(set(still_listed))).decode(),),
+    )
 
 
 def get_problem(conn: sqlite3.Connection, item_id: int) -> CatalogProblem | None:

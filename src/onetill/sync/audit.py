@@ -21,7 +21,7 @@ import msgspec
 from onetill.store import Database
 from onetill.store import settings as store_settings
 from onetill.store.catalog import all_item_ids, apply_items, delete_items
-from onetill.store.catalog_problems import note_problem
+from onetill.store.catalog_problems import clear_id_problems, note_problem
 from onetill.store.catalog_rows import MAX_ID
 from onetill.store.sync_state import set_state
 from onetill.sync.delta import SyncReport, earliest, guarded, pages_of, record_success
@@ -110,11 +110,12 @@ async def audit_ids(
         await _fetch_missing(client, db, missing_products, missing_variations, variations,
                              global_variations, barcode_meta_key, report)  # fmt: skip
         gone = (local_products - products) | (local_variations - set(variations))
+        with db.write() as conn:
+            clear_id_problems(conn, unreadable)
+            for value in unreadable:
+                note_problem(conn, "product", value, "id", value,
+                             "must be a positive integer", AUDIT_LISTING)  # fmt: skip
         if unreadable:
-            with db.write() as conn:
-                for value in unreadable:
-                    note_problem(conn, "product", value, "id", value,
-                                 "must be a positive integer", AUDIT_LISTING)  # fmt: skip
             log.warning("the store listed %d item(s) without a usable id: the audit removes "
                         "nothing this time", len(unreadable))  # fmt: skip
             gone = set()

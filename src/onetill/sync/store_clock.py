@@ -25,10 +25,12 @@ from onetill.woo import format_gmt_cursor
 
 __all__ = ["FUTURE_SLACK_S", "StoreClock"]
 
-# A Date header has one-second resolution and is written before the item's
-# row is read: a few seconds of slack, never more (a date a minute ahead of
-# the store's clock is already one it cannot have written).
-FUTURE_SLACK_S = 5.0
+# A Date header has one-second resolution, and may come from a proxy or CDN
+# whose clock differs a little from PHP's (which writes the dates): a minute
+# of slack keeps such a store from reporting every edit as "from the future".
+# A store clock that ran ahead by less than this and was put back can hold
+# back an edit for at most this long; a full pull repairs even that.
+FUTURE_SLACK_S = 60.0
 
 
 class StoreClock:
