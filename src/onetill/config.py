@@ -1,6 +1,11 @@
 """Where a till keeps its configuration and secrets.
 
 The home directory is ``--home``, else ``$ONETILL_HOME``, else ``~/.onetill``.
+Only ``onetill connect`` (and ``demo``) create it, with mode 0700; every
+other command needs a connected home (``connected_home``), so a typo in
+``--home`` is an error, not an empty till. Its files (config, secrets,
+database with ``-wal``/``-shm``, ``engine.json``) are created 0600; a home
+that others can read is reported (``home_warning``).
 ``config.json`` holds everything but secrets. The consumer secret (and the
 webhook secret) go to the OS keyring when one works, else to ``secrets.json``
 with mode 0600. Secrets never appear in ``repr`` or error messages.
@@ -20,9 +25,12 @@ __all__ = [
     "STRIPE_FILENAME",
     "UI_TOKEN_FILENAME",
     "Config",
+    "HomeError",
     "NotConnectedError",
     "StripeConfig",
+    "connected_home",
     "home_dir",
+    "home_warning",
     "load_config",
     "load_stripe",
     "read_ui_token",
@@ -42,12 +50,62 @@ class NotConnectedError(Exception):
     """The home directory has no saved connection yet."""
 
 
-def home_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """The till's home directory, created with mode 0700 if missing."""
+class HomeError(Exception):
+    """The home directory cannot be created or used (a file in the way, no permission)."""
+
+
+def _home_path(explicit: str | os.PathLike[str] | None) -> Path:
     raw = explicit or os.environ.get("ONETILL_HOME") or Path.home() / ".onetill"
-    path = Path(raw).expanduser()
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return Path(raw).expanduser()
+
+
+def home_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The till's home directory, created with mode 0700 if missing (for ``connect``).
+
+    Raises ``HomeError`` when it cannot be created."""
+    path = _home_path(explicit)
+    try:
+        if not path.is_dir():
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(path, 0o700)  # whatever the umask
+    except (OSError, ValueError) as exc:
+        raise HomeError(f"cannot use {path} as the till's home: {exc}") from None
     return path
+
+
+def connected_home(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The home of a connected till; never creates one.
+
+    Raises ``NotConnectedError`` ("not connected here") when ``explicit``
+    (or ``$ONETILL_HOME``, or ``~/.onetill``) holds no connection: a
+    mistyped ``--home`` must not silently become an empty till.
+    """
+    path = _home_path(explicit)
+    try:
+        found = (path / "config.json").is_file()
+        what = "does not exist" if not path.exists() else "holds no OneTill connection"
+    except (OSError, ValueError) as exc:  # a NUL in the name, a path too long ...
+        found, what = False, f"cannot be used ({exc})"
+    if not found:
+        raise NotConnectedError(
+            f"not connected here: {path} {what}; check --home (or ONETILL_HOME), or connect "
+            f"this home with `onetill connect URL --key CK --secret CS --home {path}`"
+        )
+    return path
+
+
+def home_warning(home: Path) -> str | None:
+    """A warning when users other than the owner can read or enter the home."""
+    try:
+        mode = home.stat().st_mode & 0o777
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (
+        f"{home} can be read by other users (mode {mode:o}): it holds the store's keys and "
+        f"every sale; run `chmod 700 {home}`"
+    )
 
 
 @dataclass

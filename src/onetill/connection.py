@@ -17,6 +17,8 @@ The secret is never part of a message.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,9 @@ __all__ = [
     "EXIT_AUTH",
     "EXIT_FAILED",
     "EXIT_NOT_WOOCOMMERCE",
+    "EXIT_OTHER_STORE",
     "EXIT_UNREACHABLE",
+    "WAIT_NOTICE_S",
     "ConnectFailed",
     "Found",
     "check_store",
@@ -40,6 +44,10 @@ EXIT_FAILED = 1
 EXIT_UNREACHABLE = 3
 EXIT_NOT_WOOCOMMERCE = 4
 EXIT_AUTH = 5
+EXIT_OTHER_STORE = 6  # another store while sales wait (or an engine runs): nothing changed
+
+# With no answer yet after this long, say that we are waiting (and until when).
+WAIT_NOTICE_S = 1.0
 
 
 class ConnectFailed(Exception):
@@ -58,6 +66,7 @@ class Found:
 
     name: str = ""
     url: str = ""
+    home: str | None = None  # the site's own home URL, from /wp-json/
     https: bool = False
     auth_mode: str = ""
     wc_version: str | None = None
@@ -100,14 +109,26 @@ def resume_uploads(home: Path) -> bool:
 
 
 async def check_store(
-    url: str, key: str, secret: str, ca_file: str | None, insecure: bool, auth_in_query: bool
+    url: str,
+    key: str,
+    secret: str,
+    ca_file: str | None,
+    insecure: bool,
+    auth_in_query: bool,
+    *,
+    wait_s: float = 20.0,
+    on_wait: Callable[[str], None] | None = None,
 ) -> Found:
+    """Run the checks; give up on a store silent for ``wait_s`` (``on_wait`` hears, after
+    ``WAIT_NOTICE_S`` without an answer, what we are waiting for)."""
     from onetill.woo import WooClient
     from onetill.woo.errors import InsecureTransportError, WooError
 
     verify: bool | str = ca_file if ca_file else not insecure
     try:
-        client = WooClient(url, key, secret, verify=verify, auth_in_query=auth_in_query)
+        # Two attempts per request at most: a merchant is waiting at the screen.
+        client = WooClient(url, key, secret, verify=verify, auth_in_query=auth_in_query,
+                           timeout=wait_s, max_attempts=2)  # fmt: skip
     except InsecureTransportError as exc:
         raise ConnectFailed(
             "refusing to send the consumer secret in clear over plain http",
@@ -117,13 +138,38 @@ async def check_store(
         raise ConnectFailed(exc.message, exc.hint) from None
     async with client:
         found = Found(url=client.url, https=client.https, auth_mode=client.auth_mode)
-        await _discover(client, found)
+        await _first_answer(client, found, wait_s, on_wait)
         await _read_products(client, found)
         await _check_write(client, found)
         await _read_currency(client, found)
         found.clock_skew_s = client.clock_skew_s
         found.clock_corrected = client.clock_offset_s != 0
     return found
+
+
+async def _first_answer(
+    client: Any, found: Found, wait_s: float, on_wait: Callable[[str], None] | None
+) -> None:
+    """Discovery, the first request: say when it makes us wait, and give up at ``wait_s``
+    (a URL that accepts connections but never answers would otherwise hold the merchant
+    for minutes of retries)."""
+    task = asyncio.ensure_future(_discover(client, found))
+    done, _ = await asyncio.wait({task}, timeout=min(WAIT_NOTICE_S, wait_s))
+    if not done:
+        if on_wait is not None:
+            on_wait(f"waiting for {client.url} to answer (giving up after {wait_s:g} s; "
+                    "--timeout changes that)...")  # fmt: skip
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, wait_s - WAIT_NOTICE_S))
+    if not done:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise ConnectFailed(
+            f"{client.url} did not answer within {wait_s:g} s",
+            "check the address and that the site loads in a browser; for a slow site, "
+            "give it longer with --timeout 60",
+            EXIT_UNREACHABLE,
+        )
+    task.result()
 
 
 def _transport_failure(exc: Any) -> ConnectFailed:
@@ -170,6 +216,7 @@ async def _discover(client: Any, found: Found) -> None:
             EXIT_NOT_WOOCOMMERCE,
         )
     found.name = discovery.name
+    found.home = discovery.home
     found.plugin = discovery.plugin
     found.global_variations = discovery.global_variations
     found.timezone = discovery.timezone
@@ -257,7 +304,9 @@ def connection_config(
     ca_file: str | None,
     insecure: bool,
     auth_in_query: bool,
+    switched: bool = False,
 ) -> Config:
+    """The config to save (``switched``: the till just left another store)."""
     previous: Config | None
     try:
         previous = load_config(home)
@@ -283,6 +332,8 @@ def connection_config(
         # The till keeps its identity across reconnects: its orders carry it.
         config.till_id = previous.till_id
         config.extra = {**previous.extra, **config.extra}
-        if previous.url == found.url:
+        if switched:
+            config.extra.pop("webhook_url", None)  # the old store's webhooks point there
+        elif previous.url == found.url:
             config.webhook_secret = previous.webhook_secret
     return config

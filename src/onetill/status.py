@@ -21,6 +21,7 @@ import msgspec
 
 from onetill.store import Database
 from onetill.store.catalog import count_items
+from onetill.store.catalog_problems import count_problems, list_problems
 from onetill.store.discrepancies import count_discrepancies
 from onetill.store.orders import DUE_NOW, count_by_state, oldest_pending_at, parse_ts
 from onetill.store.outbox import count_store_copies, queue_head
@@ -72,6 +73,9 @@ class Status(msgspec.Struct):
     queue_blocked: QueueBlocked | None = None
     duplicates: int = 0  # sales the store holds where it should not (twice, or voided)
     last_contact_at: str | None = None  # store time of the last answer heard (ISO, Z)
+    # Items whose latest copy from the store could not be taken: not sold until fixed.
+    catalog_problems: int = 0
+    problem_items: list[str] = msgspec.field(default_factory=list)  # the newest few, described
 
 
 def _orders(conn: sqlite3.Connection, now: datetime) -> tuple[int, int, float | None]:
@@ -176,4 +180,6 @@ def collect_status(
             queue_blocked=_blocked(conn, till_now, store_now, poll_interval_s, engine_running),
             duplicates=count_store_copies(conn),
             last_contact_at=_latest(last_sync, get_state(conn, LAST_CONTACT_KEY)),
+            catalog_problems=count_problems(conn),
+            problem_items=[p.describe() for p in list_problems(conn, limit=5)],
         )

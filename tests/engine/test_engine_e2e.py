@@ -191,7 +191,7 @@ def test_sigterm_during_a_drain_loses_and_duplicates_nothing(tmp_path: Path) -> 
     )
     slow.start()
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(mode=0o700)
     assert slow.url is not None
     config = connect_home(home, slow.url)
     # A short minimum resend age (default 120 s): a lookup comes 6 s after a send

@@ -38,7 +38,7 @@ async def running(
 ) -> AsyncIterator[tuple[Engine, Any, httpx2.AsyncClient]]:
     server = start_sandbox(products=8, variable=1, seed=2)
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(mode=0o700)
     config = connect_home(home, server.url)
     engine = Engine(fast_settings(home), config=config)
     task = asyncio.create_task(engine.run())
@@ -158,7 +158,7 @@ async def test_stop_removes_the_engine_record_and_closes_cleanly(
 ) -> None:
     server = start_sandbox(products=3, seed=1)
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(mode=0o700)
     engine = Engine(fast_settings(home), config=connect_home(home, server.url))
     task = asyncio.create_task(engine.run())
     await asyncio.wait_for(engine.started.wait(), 30)
@@ -175,7 +175,7 @@ async def start_engine(
 ) -> tuple[Engine, Any, asyncio.Task[None]]:
     server = start_sandbox(products=8, seed=4, **sandbox)
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(mode=0o700)
     engine = Engine(fast_settings(home), config=connect_home(home, server.url))
     task = asyncio.create_task(engine.run())
     await asyncio.wait_for(engine.started.wait(), 30)

@@ -67,6 +67,7 @@ def test_sync_then_product_search_and_status(tmp_path: Path, sandbox_server: Any
 
 def test_unknown_product_is_a_clear_error(tmp_path: Path) -> None:
     """Asking for what the till does not have says so and what to do."""
+    save_config(tmp_path, Config(url="http://127.0.0.1:9", key="ck_x", secret="cs_x"))
     result = CliRunner().invoke(cli, ["product", "NOPE-1", "--home", str(tmp_path)])
     assert result.exit_code == 1
     assert "no product 'NOPE-1' in the local catalog" in result.output

@@ -69,12 +69,17 @@ def test_status_reports_sync_state_queue_and_discrepancies(tmp_path: Path, state
             "failed_orders", "discrepancies", "plugin"} <= set(encoded)  # fmt: skip
 
 
-def test_status_cli_says_uploads_are_paused_when_the_keys_were_rejected(tmp_path: Path) -> None:
+def test_status_cli_says_uploads_are_paused_when_the_keys_were_rejected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A queue paused by rejected keys is visible in `onetill status`, text and JSON."""
     from click.testing import CliRunner
 
     from onetill.cli import cli
+    from onetill.config import Config, save_config
 
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    save_config(tmp_path, Config(url="http://127.0.0.1:9", key="ck_x", secret="cs_x"))
     with Database(tmp_path / "onetill.db") as db, db.write() as conn:
         set_state(conn, "outbox.paused", "the store rejected the API keys (401)")
     runner = CliRunner()

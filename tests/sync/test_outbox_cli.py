@@ -26,7 +26,7 @@ def no_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _home(tmp_path: Path, url: str = OFFLINE_URL, key: str = "ck_x", secret: str = "cs_x") -> Path:
     home = tmp_path / "till"
-    home.mkdir()
+    home.mkdir(mode=0o700)
     save_config(home, Config(url=url, key=key, secret=secret, till_id="till-cli"))
     seeded_db(home / "onetill.db").close()
     return home
@@ -62,7 +62,11 @@ def test_sell_offline_records_and_prints_json(tmp_path: Path) -> None:
     [
         (["NOPE-404", "--pay", "cash"], "unknown"),
         (["SIMPLE-001:0", "--pay", "cash"], "at least 1"),
-        (["SIMPLE-001:-2", "--pay", "cash"], "at least 1"),
+        (["SIMPLE-001:-2", "--pay", "cash"], "digits 0-9"),
+        (["SIMPLE-001:+2", "--pay", "cash"], "digits 0-9"),
+        (["SIMPLE-001:\u0662", "--pay", "cash"], "digits 0-9"),
+        (["SIMPLE-001", "--pay", "cash", "--tendered", "1_000"], "digits 0-9"),
+        (["SIMPLE-001", "--pay", "cash", "--tendered", "\u0661\u0660\u0660"], "digits 0-9"),
         (["SIMPLE-001:100000", "--pay", "cash"], "more than"),
         (["SIMPLE-001:two", "--pay", "cash"], "whole number"),
         (["SIMPLE-001", "--pay", "cash", "--tendered", "1.00"], "less than the total"),
@@ -136,7 +140,7 @@ def test_sell_reports_the_recorded_sale_even_when_the_upload_breaks(
     outbox_batch_size in config.json) still prints the sale and exits 0, so the cashier
     never sells the same goods twice."""
     home = tmp_path / "till"
-    home.mkdir()
+    home.mkdir(mode=0o700)
     save_config(home, Config(url=sandbox_server.url, key=sandbox_server.key,
                              secret=sandbox_server.secret, till_id="till-cli",
                              extra={"outbox_batch_size": 500}))  # fmt: skip

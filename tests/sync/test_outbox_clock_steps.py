@@ -151,9 +151,11 @@ def test_the_age_of_a_sale_dated_by_a_clock_ahead_is_not_hidden(tmp_path: Path) 
     from click.testing import CliRunner
 
     from onetill.cli import cli
+    from onetill.config import Config, save_config
     from onetill.status import collect_status
     from till_support import seeded_db
 
+    save_config(tmp_path, Config(url="http://127.0.0.1:9", key="ck_x", secret="cs_x"))
     db = seeded_db(tmp_path / "onetill.db")
     try:
         sell(db, "SIMPLE-001", now=_till(7200)())

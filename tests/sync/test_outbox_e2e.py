@@ -86,7 +86,7 @@ def test_offline_sales_queue_and_drain_on_reconnect(
         done = _onetill(home, env, "sell", item, "--pay", "cash", "--tendered", "500", "--json")
         assert done.returncode == 0, done.stderr
         result = json.loads(done.stdout)
-        assert set(result) == {"uuid", "total", "change", "state"}
+        assert set(result) == {"uuid", "total", "change", "state", "items"}
         assert result["state"] == "pending_sync"
         made.append(result["uuid"])
     card = _onetill(home, env, "sell", "SIMPLE-002", "--pay", "card", "--txn", "pi_3Q0abcdEFGH1")

@@ -135,3 +135,56 @@ async def test_a_2xx_without_an_order_id_is_looked_up(tmp_path: Path) -> None:
         assert get_order(rig.db.conn, sale.uuid).remote_id == created["id"]
     finally:
         await close_rig(rig)
+
+
+class _BatchAnswerUnreadable(httpx2.AsyncBaseTransport):
+    """The store creates the batch's orders; the answer that comes back is 200 JSON
+    without the ``create`` list the API promises (an UnreadableAnswerError)."""
+
+    def __init__(self, rig: Rig) -> None:
+        self.inner = httpx2.ASGITransport(app=rig.app)
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method == "POST" and request.url.path.endswith("/orders/batch"):
+            await response.aread()
+            return httpx2.Response(200, content=b'{"update": []}',
+                                   headers={"Content-Type": "application/json",
+                                            "Date": response.headers["date"]})  # fmt: skip
+        return response
+
+
+async def test_an_unreadable_answer_to_a_post_is_looked_up_not_resent(tmp_path: Path) -> None:
+    """The store's answer to an order upload cannot be read: the request reached the store,
+    so the orders are looked up by UUID (found, recorded) and never sent a second time."""
+    rig = make_rig(tmp_path, home_url="https://sandbox.test")
+    try:
+        sales = [sell(rig.db, "SIMPLE-001"), sell(rig.db, "SIMPLE-002")]
+        async with rig.client_for(_BatchAnswerUnreadable(rig)) as client:
+            report = await drain(client, rig.db, settle_s=0, refresh=False)
+        assert report.failed == []
+        assert sorted(report.found_by_lookup) == sorted(s.uuid for s in sales)
+        assert [_copies(rig, s.uuid) for s in sales] == [1, 1]
+    finally:
+        await close_rig(rig)
+
+
+async def test_our_own_invalid_payload_fails_the_order_without_sending_it(
+    tmp_path: Path,
+) -> None:
+    """A sale whose payload does not fit the write model (a line subtotal that is not money)
+    was never sent: nothing to look up, the order is failed with the reason, the store
+    holds nothing, and the sale behind it still goes."""
+    rig = make_rig(tmp_path, home_url="https://sandbox.test")
+    try:
+        broken, good = sell(rig.db, "SIMPLE-001"), sell(rig.db, "SIMPLE-002")
+        with rig.db.write() as conn:
+            conn.execute("UPDATE order_lines SET subtotal = 'not money' WHERE order_uuid = ?",
+                         (broken.uuid,))  # fmt: skip
+        report = await drain(rig.client, rig.db, settle_s=0, refresh=False)
+        assert report.failed == [broken.uuid] and report.looked_up == 0
+        assert get_order(rig.db.conn, broken.uuid).state == "failed"
+        assert _copies(rig, broken.uuid) == 0
+        assert report.synced == [good.uuid]
+    finally:
+        await close_rig(rig)

@@ -464,7 +464,7 @@ async def test_duplicate_found_by_the_lookup_is_logged_and_needs_attention(
         assert len(statuses) == 2
 
         home = tmp_path / "home"
-        home.mkdir()
+        home.mkdir(mode=0o700)
         save_config(home, Config(url="http://127.0.0.1:9", key="ck_x", secret="cs_x"))
         with sqlite3.connect(home / "onetill.db") as copy:
             rig.db.conn.backup(copy)

@@ -33,7 +33,7 @@ def no_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _home(tmp_path: Path, server: Any) -> Path:
     home = tmp_path / "till"
-    home.mkdir()
+    home.mkdir(mode=0o700)  # private, as connect makes it: no warning in the output
     save_config(home, Config(url=server.url, key=server.key, secret=server.secret,
                              till_id="till-cli"))  # fmt: skip
     seeded_db(home / "onetill.db").close()
@@ -148,7 +148,7 @@ def test_status_says_since_when_and_why_the_queue_is_blocked(tmp_path: Path) -> 
     """A sale made ten minutes ago is still the oldest not in the store and no engine runs:
     `onetill status` (text and JSON) says the queue is blocked, since when, and why."""
     home = tmp_path / "till"
-    home.mkdir()
+    home.mkdir(mode=0o700)
     save_config(home, Config(url="http://127.0.0.1:9", key="ck_x", secret="cs_x"))
     with seeded_db(home / "onetill.db") as db:
         uuid = sell(db, "SIMPLE-001", now=datetime.now(UTC) - timedelta(minutes=10)).uuid

@@ -146,7 +146,8 @@ def test_malformed_stock_answer_is_skipped_and_named(
         assert get_item(db.conn, 10).stock_quantity == products[0]["stock_quantity"]  # type: ignore[union-attr]
         assert get_item(db.conn, 12).stock_quantity == products[2]["stock_quantity"]  # type: ignore[union-attr]
     assert any(
-        "item 10" in r.getMessage() and "'stock_quantity'" in r.getMessage() for r in caplog.records
+        "product 10" in r.getMessage() and "'stock_quantity'" in r.getMessage()
+        for r in caplog.records
     )
 
 

@@ -306,3 +306,38 @@ def test_new_keys_lift_the_pause_of_the_order_queue(start_sandbox: Any, tmp_path
     assert "paused order queue will be retried" in result.output
     with open_database(tmp_path) as db:
         assert get_state(db.conn, "outbox.paused") is None
+
+
+def test_a_url_that_never_answers_says_it_waits_and_gives_up_at_the_timeout(
+    tmp_path: Path,
+) -> None:
+    """It used to be silent for 122 s (four attempts of 30 s); now it says it is waiting and
+    stops at --timeout with a clear message."""
+    import time
+
+    with socket.socket() as silent:  # accepts connections (the kernel does), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        result = run_connect(url, "ck_a", "cs_b_secret", tmp_path, "--timeout", "2")
+        took = time.monotonic() - started
+    assert result.exit_code == EXIT_UNREACHABLE, result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith(f"waiting for {url} to answer")
+    assert lines[1] == f"error: {url} did not answer within 2 s"
+    assert lines[2].startswith("hint: ") and "--timeout" in lines[2]
+    assert "cs_b_secret" not in result.output and not (tmp_path / "config.json").exists()
+    assert took < 6
+
+
+def test_insecure_with_basic_auth_warns_that_the_keys_can_be_taken(
+    start_sandbox: Any, tls_cert: tuple[Path, Path], tmp_path: Path
+) -> None:
+    cert, key = tls_cert
+    srv = start_sandbox(ssl_certfile=cert, ssl_keyfile=key)
+    result = run_connect(srv.url, srv.key, srv.secret, tmp_path, "--insecure")
+    assert result.exit_code == 0, result.output
+    assert "--insecure with Basic auth" in result.stderr
+    checked = run_connect(srv.url, srv.key, srv.secret, tmp_path, "--ca-file", str(cert))
+    assert "--insecure" not in checked.stderr

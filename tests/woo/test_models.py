@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from onetill.woo.errors import PayloadError
+from onetill.woo.errors import PayloadError, UnreadableAnswerError
 from onetill.woo.models import (
     Category,
     LineItemCreate,
@@ -160,7 +160,7 @@ def test_gmt_dates_read_as_aware_utc() -> None:
 def test_a_wrong_type_names_the_field_and_the_object_id() -> None:
     body = dict(load_fixture("product-simple.json")["response"]["body"])
     body["stock_quantity"] = "abc"
-    with pytest.raises(PayloadError) as caught:
+    with pytest.raises(UnreadableAnswerError) as caught:
         decode(Product, body, what="GET products page 1")
     err = caught.value
     assert err.field == "stock_quantity"
@@ -174,7 +174,7 @@ def test_a_nested_wrong_type_names_the_path() -> None:
         json.dumps(load_fixture("order-create-completed-paid.json")["response"]["body"])
     )
     body["line_items"][1]["total"] = "twelve"
-    with pytest.raises(PayloadError) as caught:
+    with pytest.raises(UnreadableAnswerError) as caught:
         decode(Order, body)
     assert caught.value.field == "line_items[1].total"
     assert caught.value.object_id == 411
@@ -233,7 +233,7 @@ def test_any_non_integer_stock_is_refused_with_the_field_named(value: Any) -> No
     if isinstance(value, int) and not isinstance(value, bool):
         assert decode(Product, {"id": 3, "stock_quantity": value}).stock_quantity == value
         return
-    with pytest.raises(PayloadError) as caught:
+    with pytest.raises(UnreadableAnswerError) as caught:
         decode(Product, {"id": 3, "stock_quantity": value})
     assert caught.value.field == "stock_quantity" and caught.value.object_id == 3
 
@@ -282,7 +282,7 @@ def test_blank_and_null_money_inside_an_orders_lines_are_none() -> None:
 
 
 def test_null_in_a_required_field_is_still_an_error_naming_it() -> None:
-    with pytest.raises(PayloadError) as caught:
+    with pytest.raises(UnreadableAnswerError) as caught:
         decode(OrderLineItem, {"id": 4, "quantity": None, "subtotal": "1", "subtotal_tax": "0",
                                "total": "1", "total_tax": "0"})  # fmt: skip
     assert caught.value.field == "quantity" and caught.value.object_id == 4
@@ -290,7 +290,7 @@ def test_null_in_a_required_field_is_still_an_error_naming_it() -> None:
 
 @pytest.mark.parametrize("bad", ["NaN", "inf", "-Infinity", "sNaN"])
 def test_non_finite_money_from_the_store_is_refused_naming_field_and_id(bad: str) -> None:
-    with pytest.raises(PayloadError) as caught:
+    with pytest.raises(UnreadableAnswerError) as caught:
         decode(Product, {"id": 12, "regular_price": bad}, what="GET products page 1")
     err = caught.value
     assert err.field == "regular_price" and err.object_id == 12

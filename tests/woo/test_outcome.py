@@ -14,6 +14,7 @@ from onetill.woo.errors import (
     NotJSONError,
     PayloadError,
     TransportError,
+    UnreadableAnswerError,
     WooAPIError,
 )
 
@@ -73,7 +74,8 @@ def test_each_outcome_is_classified(outcome: object, expected: Outcome) -> None:
         (api_error(429), Outcome.TRANSIENT),
         (api_error(400, "rest_invalid_param"), Outcome.PERMANENT),
         (NotJSONError("login page", status=200, text="Log in"), Outcome.AMBIGUOUS),
-        (PayloadError("the answer is unreadable"), Outcome.AMBIGUOUS),
+        (UnreadableAnswerError("the answer is unreadable"), Outcome.AMBIGUOUS),
+        (PayloadError("our payload is invalid: never sent"), Outcome.PERMANENT),
         (InsecureTransportError("http"), Outcome.PERMANENT),
         (OSError("a raw socket error"), Outcome.AMBIGUOUS),
         (ValueError("a bug"), Outcome.AMBIGUOUS),

@@ -7,7 +7,9 @@ Starlette. To add a command, add one line to ``_COMMANDS``.
 
 from __future__ import annotations
 
+import errno
 import importlib
+import logging
 from typing import Any
 
 import click
@@ -63,10 +65,44 @@ class _LazyGroup(click.Group):
         command: click.Command = getattr(module, attr)
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; no traceback ever reaches the user.
+
+        Error text may quote store data or what was typed: control characters
+        in it are escaped. An exception no command expected is a bug: it is
+        logged, and the user gets one line saying so (exit 1).
+        """
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            from onetill.cli.output import printable
+
+            # ``message`` is typed Final, but it is a plain attribute set in __init__.
+            vars(exc)["message"] = "\n".join(printable(ln) for ln in exc.message.split("\n"))
+            raise
+        except (click.exceptions.Exit, click.exceptions.Abort, KeyboardInterrupt, EOFError):
+            raise
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise  # click quiets a closed pipe (`onetill orders | head`)
+            raise click.ClickException(_internal(exc)) from exc
+        except Exception as exc:
+            raise click.ClickException(_internal(exc)) from exc
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, _COMMANDS[name][2]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def _internal(exc: BaseException) -> str:
+    from onetill.cli.output import printable
+
+    logging.getLogger("onetill.cli").error("unexpected error", exc_info=exc)
+    return (
+        f"internal error ({type(exc).__name__}: {printable(str(exc))[:200]}); this is a bug in "
+        "OneTill: nothing was lost, and the log has the details; please report it"
+    )
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

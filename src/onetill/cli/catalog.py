@@ -10,13 +10,16 @@ from typing import Any
 import click
 import msgspec
 
-from onetill.config import Config, NotConnectedError, home_dir, load_config
+from onetill.cli.common import connected, home_option
+from onetill.cli.output import printable
+from onetill.cli.params import PlainInt
+from onetill.config import Config, NotConnectedError, load_config
 from onetill.store import Database, open_database
 from onetill.store.catalog import CatalogItem, lookup
 from onetill.store.catalog import search as search_items
 from onetill.store.sync_state import set_state
 
-__all__ = ["PRODUCT_FIELDS", "product", "search", "sync"]
+__all__ = ["PRODUCT_FIELDS", "home_option", "product", "search", "sync"]
 
 PRODUCT_FIELDS = (
     "id",
@@ -31,15 +34,6 @@ PRODUCT_FIELDS = (
     "manage_stock",
     "sellable",
 )
-
-home_option = click.option(
-    "--home",
-    envvar="ONETILL_HOME",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where the database and config live (default ~/.onetill).",
-)
-
 
 def _config(home: Path) -> Config:
     try:
@@ -92,7 +86,7 @@ def sync(home: Path | None, full: bool, audit: bool, as_json: bool) -> None:
     """Pull the catalog: the initial sync (resumable) the first time, then the changes."""
     from onetill.woo.errors import WooError
 
-    where = home_dir(home)
+    where = connected(home)
     cfg = _config(where)
     with open_database(where) as db:
         with db.write() as conn:
@@ -101,7 +95,7 @@ def sync(home: Path | None, full: bool, audit: bool, as_json: bool) -> None:
             reports = asyncio.run(_run_sync(db, cfg, full=full, audit=audit))
         except WooError as exc:
             raise click.ClickException(
-                f"sync failed: {exc}. The catalog stored so far is kept; "
+                f"sync failed: {printable(exc)}. The catalog stored so far is kept; "
                 "run `onetill sync` again to resume."
             ) from None
     if as_json:
@@ -114,6 +108,9 @@ def sync(home: Path | None, full: bool, audit: bool, as_json: bool) -> None:
         if r.removed:
             line += f", {r.removed} removed (deleted in the store)"
         click.echo(line)
+    if any(r.skipped for r in reports):
+        click.echo("items the store sent that could not be taken are not sold until fixed in "
+                   "WooCommerce: see `onetill status` and `onetill discrepancies`")
 
 
 def _record(item: CatalogItem) -> dict[str, Any]:
@@ -127,7 +124,7 @@ def _print_record(rec: dict[str, Any]) -> None:
         shown = "" if value is None else value
         if isinstance(value, bool):
             shown = "yes" if value else "no"
-        click.echo(f"{key:<{width}}  {shown}")
+        click.echo(f"{key:<{width}}  {printable(shown)}")
 
 
 @click.command()
@@ -135,13 +132,13 @@ def _print_record(rec: dict[str, Any]) -> None:
 @click.argument("code")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
 def product(home: Path | None, code: str, as_json: bool) -> None:
-    """Show the local record of a product by SKU, id or barcode."""
-    with open_database(home_dir(home)) as db, db.lock:
+    """Show the local record of a product by barcode, SKU or id (in that order)."""
+    with open_database(connected(home)) as db, db.lock:
         item = lookup(db.conn, code)
     if item is None:
         raise click.ClickException(
-            f"no product {code!r} in the local catalog (give a SKU, an id or a barcode; "
-            "run `onetill sync` if it was added recently)"
+            f"no product {printable(repr(code))} in the local catalog (give a barcode, a SKU "
+            "or an id; run `onetill sync` if it was added recently)"
         )
     rec = _record(item)
     if as_json:
@@ -153,20 +150,21 @@ def product(home: Path | None, code: str, as_json: bool) -> None:
 @click.command()
 @home_option
 @click.argument("text")
-@click.option("--limit", default=20, show_default=True, help="At most this many results.")
+@click.option("--limit", type=PlainInt(1, 1000), default=20, show_default=True,
+              help="At most this many results.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def search(home: Path | None, text: str, limit: int, as_json: bool) -> None:
     """Search sellable products and variations by name or SKU."""
-    with open_database(home_dir(home)) as db, db.lock:
+    with open_database(connected(home)) as db, db.lock:
         found = search_items(db.conn, text, limit=limit)
     records = [_record(i) for i in found]
     if as_json:
         click.echo(json.dumps(records))
         return
     if not records:
-        click.echo(f"nothing sellable matches {text!r}")
+        click.echo(f"nothing sellable matches {printable(repr(text))}")
     for rec in records:
         stock = "" if rec["stock_quantity"] is None else f"  stock {rec['stock_quantity']}"
-        click.echo(
+        click.echo(printable(
             f"{rec['id']:>7}  {rec['sku']:<16} {rec['price'] or '':>10}  {rec['name']}{stock}"
-        )
+        ))  # fmt: skip

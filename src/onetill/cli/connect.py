@@ -3,6 +3,13 @@
 The checks (``onetill.connection.check_store``) are shared with the till
 screen's connect form; this module prints their result. The secret is never
 printed; it goes to the OS keyring or a 0600 file.
+
+Then, before anything is saved: if the till belonged to another store (the
+site's home URL differs, scheme aside), it refuses while sales wait to be
+uploaded (they would go to the wrong store) or an engine runs, and
+otherwise starts the new store afresh: no catalog, no cursors (the next
+sync is a full one), every order kept (``store_switch.py``). Reconnecting
+to the same store (new keys) keeps everything.
 """
 
 from __future__ import annotations
@@ -14,10 +21,15 @@ from typing import NoReturn
 
 import click
 
-from onetill.config import home_dir, save_config
+from onetill.cli.common import warn_if_shared
+from onetill.cli.output import printable
+from onetill.cli.params import PlainFloat, SafePath
+from onetill.cli.store_switch import switch_store
+from onetill.config import HomeError, home_dir, save_config
 from onetill.connection import (
     EXIT_AUTH,
     EXIT_NOT_WOOCOMMERCE,
+    EXIT_OTHER_STORE,
     EXIT_UNREACHABLE,
     ConnectFailed,
     Found,
@@ -27,7 +39,13 @@ from onetill.connection import (
     site_address,
 )
 
-__all__ = ["EXIT_AUTH", "EXIT_NOT_WOOCOMMERCE", "EXIT_UNREACHABLE", "connect"]
+__all__ = [
+    "EXIT_AUTH",
+    "EXIT_NOT_WOOCOMMERCE",
+    "EXIT_OTHER_STORE",
+    "EXIT_UNREACHABLE",
+    "connect",
+]
 
 
 @click.command("connect")
@@ -37,13 +55,13 @@ __all__ = ["EXIT_AUTH", "EXIT_NOT_WOOCOMMERCE", "EXIT_UNREACHABLE", "connect"]
 @click.option(
     "--home",
     envvar="ONETILL_HOME",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=SafePath(file_okay=False, path_type=Path),
     default=None,
     help="Where the database and config live (default ~/.onetill).",
 )
 @click.option(
     "--ca-file",
-    type=click.Path(exists=True, dir_okay=False),
+    type=SafePath(exists=True, dir_okay=False),
     default=None,
     help="PEM file with the CA that signed the store's certificate.",
 )
@@ -53,6 +71,13 @@ __all__ = ["EXIT_AUTH", "EXIT_NOT_WOOCOMMERCE", "EXIT_UNREACHABLE", "connect"]
     is_flag=True,
     help="Send the keys as query parameters (https only), for hosts that strip Authorization.",
 )
+@click.option(
+    "--timeout",
+    type=PlainFloat(1, 600),
+    default=20.0,
+    show_default=True,
+    help="Give up on a store that has not answered within this many seconds.",
+)
 def connect(
     url: str,
     key: str,
@@ -61,6 +86,7 @@ def connect(
     ca_file: str | None,
     insecure: bool,
     auth_in_query: bool,
+    timeout: float,
 ) -> None:
     """Verify a WooCommerce store's REST API keys and save the connection."""
     if ca_file and insecure:
@@ -71,13 +97,33 @@ def connect(
     try:
         site, note = site_address(url)
         if note:
-            click.echo(f"note: {note}", err=True)
-        found = asyncio.run(check_store(site, key, secret, ca_file, insecure, auth_in_query))
+            click.echo(f"note: {printable(note)}", err=True)
+        found = asyncio.run(check_store(
+            site, key, secret, ca_file, insecure, auth_in_query, wait_s=timeout,
+            on_wait=lambda text: click.echo(printable(text), err=True),
+        ))  # fmt: skip
     except ConnectFailed as failure:
         _fail(failure)
-    target = home_dir(home)
+    if insecure and found.auth_mode in ("basic", "query"):
+        found.warnings.append(
+            "--insecure with Basic auth: the keys travel with every request to a server whose "
+            "certificate is not checked, so anyone who can intercept the connection can take "
+            "them; prefer --ca-file with the certificate that signed the store's"
+        )
+    try:
+        target = home_dir(home)
+    except HomeError as exc:
+        _fail(ConnectFailed(str(exc), "give --home a directory you can write to"))
+    warn_if_shared(target)
+    try:
+        switched = switch_store(target, found.home or found.url, found.url)
+    except ConnectFailed as failure:
+        _fail(failure)
     where = save_config(
-        target, connection_config(target, found, key, secret, ca_file, insecure, auth_in_query)
+        target,
+        connection_config(
+            target, found, key, secret, ca_file, insecure, auth_in_query, switched
+        ),
     )
     if resume_uploads(target):
         click.echo("uploads: the paused order queue will be retried with the new keys")
@@ -85,9 +131,9 @@ def connect(
 
 
 def _fail(failure: ConnectFailed) -> NoReturn:
-    click.echo(f"error: {failure.message}", err=True)
+    click.echo(f"error: {printable(failure.message)}", err=True)
     if failure.hint:
-        click.echo(f"hint: {failure.hint}", err=True)
+        click.echo(f"hint: {printable(failure.hint)}", err=True)
     sys.exit(failure.code)
 
 
@@ -109,9 +155,9 @@ def _print_summary(found: Found, home: Path, where: str) -> None:
     ]
     click.echo(f"Connected to {found.url}")
     for label, value in rows:
-        click.echo(f"  {label:<12} {value}")
+        click.echo(printable(f"  {label:<12} {value}"))
     for warning in found.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {printable(warning)}", err=True)
     secret_place = "the OS keyring" if where == "keyring" else "secrets.json (mode 0600)"
     click.echo(f"Saved to {home / 'config.json'}; the secret is in {secret_place}.")
 

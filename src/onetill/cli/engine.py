@@ -9,30 +9,31 @@ from typing import Any
 
 import click
 
-from onetill.cli.catalog import home_option
-from onetill.config import NotConnectedError, home_dir, load_config, save_config
+from onetill.cli.common import connected, home_option, usable_home
+from onetill.cli.output import printable
+from onetill.cli.params import PlainFloat, PlainInt
+from onetill.config import NotConnectedError, load_config, save_config
 
 __all__ = ["demo", "run", "webhooks"]
 
 
 def _intervals(func: Any) -> Any:
     """Options shared by ``run`` and ``demo``: how often things happen."""
+    day = 86400.0
     options = [
-        click.option("--interval", type=click.FloatRange(min=0.5), default=30.0,
+        click.option("--interval", type=PlainFloat(0.5, day), default=30.0,
                      show_default=True, help="Seconds between catalog delta syncs."),
-        click.option("--audit-interval", type=click.FloatRange(min=1), default=3600.0,
+        click.option("--audit-interval", type=PlainFloat(1, 7 * day), default=3600.0,
                      show_default=True, help="Seconds between audits for force-deleted products."),
         click.option("--log-json", is_flag=True, help="Log JSON lines instead of human lines."),
         # For tests and unusual networks; the defaults suit a shop.
-        click.option("--probe-interval", type=click.FloatRange(min=0.05), default=5.0,
-                     hidden=True),
-        click.option("--probe-max", type=click.FloatRange(min=0.05), default=60.0, hidden=True),
-        click.option("--idle-probe", type=click.FloatRange(min=0.05), default=10.0, hidden=True),
-        click.option("--drain-settle", type=click.FloatRange(min=0), default=30.0, hidden=True),
-        click.option("--grace", type=click.FloatRange(min=0), default=10.0, hidden=True),
+        click.option("--probe-interval", type=PlainFloat(0.05, 3600), default=5.0, hidden=True),
+        click.option("--probe-max", type=PlainFloat(0.05, day), default=60.0, hidden=True),
+        click.option("--idle-probe", type=PlainFloat(0.05, 3600), default=10.0, hidden=True),
+        click.option("--drain-settle", type=PlainFloat(0, 3600), default=30.0, hidden=True),
+        click.option("--grace", type=PlainFloat(0, 3600), default=10.0, hidden=True),
         # An order whose upload was cut is looked up only after this plus the settle time.
-        click.option("--request-timeout", type=click.FloatRange(min=0.5), default=30.0,
-                     hidden=True),
+        click.option("--request-timeout", type=PlainFloat(0.5, 600), default=30.0, hidden=True),
     ]
     for option in reversed(options):
         func = option(func)
@@ -77,7 +78,7 @@ def _announce(url: str, host: str, token: str | None) -> None:
 @home_option
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; anything but loopback asks devices for an access token.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+@click.option("--port", type=PlainInt(0, 65535), default=8000, show_default=True,
               help="Port to listen on (0: any free port).")
 @click.option("--new-token", is_flag=True,
               help="Make a new access token for other devices (signs every device out).")
@@ -92,7 +93,7 @@ def run(home: Path | None, host: str, port: int, new_token: bool, **kw: Any) -> 
     from onetill.web import TerminalCard, till_ui
     from onetill.woo.errors import WooError
 
-    where = home_dir(home)
+    where = usable_home(home)  # the till screen connects a store on first run
     settings = _settings(where, host, port, kw)
     token = None if _is_loopback(host) else ui_token(where, rotate=new_token)
     # With a Stripe reader set up (`onetill stripe connect`), Card takes the payment on it.
@@ -101,9 +102,9 @@ def run(home: Path | None, host: str, port: int, new_token: bool, **kw: Any) -> 
         run_engine(settings, log_json=kw["log_json"], ui=till_ui(card=card, token=token),
                    ready=lambda url: _announce(url, host, token))
     except (LockHeldError, NotConnectedError, WooError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(printable(exc)) from None
     except OSError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(printable(exc)) from None
 
 
 @click.group()
@@ -119,7 +120,7 @@ def _client(home: Path) -> Any:
         config = load_config(home)
         return config, build_client(config)
     except (NotConnectedError, WooError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(printable(exc)) from None
 
 
 @webhooks.command("register")
@@ -137,16 +138,18 @@ def register(home: Path | None, public_url: str, rotate_secret: bool) -> None:
     )
     from onetill.woo.errors import WooError
 
-    where = home_dir(home)
+    where = connected(home)
     config, client = _client(where)
     try:
         url = delivery_url_for(public_url)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="PUBLIC_URL") from None
+        raise click.BadParameter(printable(exc), param_hint="PUBLIC_URL") from None
     for warning in url_warnings(url):
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {printable(warning)}", err=True)
     if rotate_secret or not config.webhook_secret:
         config.webhook_secret = new_secret()
+    # The engine answers webhooks only for the hosts it is reached by (DNS rebinding).
+    config.extra["webhook_url"] = url
     # Saved first: a running engine picks the secret up before the first delivery.
     save_config(where, config)
 
@@ -157,10 +160,10 @@ def register(home: Path | None, public_url: str, rotate_secret: bool) -> None:
     try:
         actions = asyncio.run(go())
     except WooError as exc:
-        raise click.ClickException(f"could not register the webhooks: {exc}") from None
+        raise click.ClickException(f"could not register the webhooks: {printable(exc)}") from None
     for a in actions:
-        click.echo(f"{a.action:<18} #{a.webhook_id:<6} {a.topic:<18} {a.status}")
-    click.echo(f"deliveries go to {url}")
+        click.echo(printable(f"{a.action:<18} #{a.webhook_id:<6} {a.topic:<18} {a.status}"))
+    click.echo(printable(f"deliveries go to {url}"))
 
 
 @webhooks.command("status")
@@ -171,7 +174,7 @@ def webhook_status(home: Path | None, as_json: bool) -> None:
     from onetill.engine.register import TOPICS, list_ours
     from onetill.woo.errors import WooError
 
-    config, client = _client(home_dir(home))
+    config, client = _client(connected(home))
 
     async def go() -> list[dict[str, Any]]:
         async with client:
@@ -180,7 +183,7 @@ def webhook_status(home: Path | None, as_json: bool) -> None:
     try:
         hooks = asyncio.run(go())
     except WooError as exc:
-        raise click.ClickException(f"could not list the webhooks: {exc}") from None
+        raise click.ClickException(f"could not list the webhooks: {printable(exc)}") from None
     rows = [
         {k: h.get(k) for k in ("id", "topic", "status", "delivery_url", "date_modified_gmt")}
         for h in hooks
@@ -192,7 +195,9 @@ def webhook_status(home: Path | None, as_json: bool) -> None:
         click.echo("no webhooks for this till: run `onetill webhooks register PUBLIC_URL`")
         return
     for r in rows:
-        click.echo(f"#{r['id']:<6} {r['topic']:<18} {r['status']:<9} {r['delivery_url']}")
+        click.echo(printable(
+            f"#{r['id']:<6} {r['topic']:<18} {r['status']:<9} {r['delivery_url']}"
+        ))  # fmt: skip
     missing = sorted(set(TOPICS) - {str(r["topic"]) for r in rows})
     inactive = [r for r in rows if r["status"] != "active"]
     if missing:
@@ -206,11 +211,11 @@ def webhook_status(home: Path | None, as_json: bool) -> None:
 
 @click.command()
 @home_option
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+@click.option("--port", type=PlainInt(0, 65535), default=0, show_default=True,
               help="Port of the engine (0: any free port).")
-@click.option("--products", type=click.IntRange(1), default=300, show_default=True,
+@click.option("--products", type=PlainInt(1, 100_000), default=300, show_default=True,
               help="Simple products in the generated store.")
-@click.option("--variable", type=click.IntRange(0), default=40, show_default=True,
+@click.option("--variable", type=PlainInt(0, 10_000), default=40, show_default=True,
               help="Variable products (2-6 variations each).")
 @click.option("--no-browser", is_flag=True, help="Do not open the till screen in a browser.")
 @_intervals
@@ -222,7 +227,7 @@ def demo(
     from onetill.engine.lock import LockHeldError
     from onetill.web import TerminalCard, till_ui
 
-    where = home_dir(home)
+    where = usable_home(home)
     settings = _settings(where, "127.0.0.1", port, kw)
     # The demo's simulated S710 and its "customer", who presents a test card (Visa by
     # default; the demo panel picks another).
@@ -231,4 +236,4 @@ def demo(
         run_demo(settings, products=products, variable=variable, log_json=kw["log_json"],
                  ui=till_ui(card=card), open_browser=not no_browser)
     except (DemoError, LockHeldError, OSError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(printable(exc)) from None

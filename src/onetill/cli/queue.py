@@ -23,8 +23,9 @@ from typing import Any
 
 import click
 
-from onetill.cli.catalog import home_option
-from onetill.config import Config, NotConnectedError, home_dir, load_config
+from onetill.cli.common import connected, home_option
+from onetill.cli.output import printable
+from onetill.config import Config, NotConnectedError, load_config
 from onetill.store import Database, open_database
 
 __all__ = [
@@ -43,7 +44,7 @@ def _config(home: Path) -> Config:
     try:
         return load_config(home)
     except NotConnectedError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(printable(exc)) from None
 
 
 def _min_age(cfg: Config) -> float:
@@ -70,17 +71,17 @@ def print_drain_report(report: Any, as_json: bool) -> int:
     )
     said: set[str] = set()
     if report.paused:
-        click.echo(report.paused, err=True)
+        click.echo(printable(report.paused), err=True)
         said.add(report.paused)
     for error in report.errors:
         if error not in said and not any(error in s for s in said):
-            click.echo(f"warning: {error}", err=True)
+            click.echo(f"warning: {printable(error)}", err=True)
             said.add(error)
     for w in report.waiting:
         what = "in flight, looked up" if w.state == "in_flight" else "pending, sent"
         line = f"waiting  {w.uuid}  {what} {_when(w.due_at)}"
         if w.last_error and not any(w.last_error in s for s in said):
-            line += f": {w.last_error}"
+            line += f": {printable(w.last_error)}"
         click.echo(line)
     return code
 
@@ -94,7 +95,7 @@ def retry_now(db: Database, uuid: str) -> Any:
         with db.write() as conn:
             rec = retry_order(conn, uuid)
     except (KeyError, OrderStateError) as exc:
-        raise click.ClickException(str(exc).strip("'\"")) from None
+        raise click.ClickException(printable(str(exc).strip("'\""))) from None
     if rec.state == "in_flight":
         click.echo(f"order {rec.uuid}: its last upload may have reached the store; looking it up")
     else:
@@ -122,7 +123,7 @@ def _resolved(home: Path, uuid: str, then: Any = None) -> tuple[Any, Any, Any]:
         try:
             before = get_order(db.conn, uuid, with_lines=False)
         except KeyError as exc:
-            raise click.ClickException(str(exc).strip("'\"")) from None
+            raise click.ClickException(printable(str(exc).strip("'\""))) from None
         resolver = asyncio.run(_lookup(db, cfg, [before.uuid], then))
         after = get_order(db.conn, before.uuid, with_lines=False)
     return before, resolver, after
@@ -142,7 +143,7 @@ def lookup(home: Path | None, uuid: str, as_json: bool) -> None:
     """Look an order up in the store now, whatever its timers say."""
     from onetill.sync.outbox_resolve import Fate
 
-    before, resolver, after = _resolved(home_dir(home), uuid)
+    before, resolver, after = _resolved(connected(home), uuid)
     if resolver is None:
         raise _busy()
     fate = resolver.fates.get(before.uuid, Fate.UNKNOWN)
@@ -157,7 +158,7 @@ def lookup(home: Path | None, uuid: str, as_json: bool) -> None:
         return
     if fate == Fate.UNKNOWN:
         errors = "; ".join(resolver.ctx.report.errors) or "the store did not answer"
-        raise click.ClickException(f"could not look order {after.uuid} up: {errors}")
+        raise click.ClickException(printable(f"could not look order {after.uuid} up: {errors}"))
     if fate == Fate.FOUND:
         click.echo(f"order {after.uuid} is in the store as #{after.remote_number} ({after.state})")
     elif fate == Fate.TOO_YOUNG:
@@ -170,7 +171,9 @@ def lookup(home: Path | None, uuid: str, as_json: bool) -> None:
     else:
         click.echo(f"order {after.uuid} is not in the store ({after.state})")
     if after.copies:
-        click.echo(f"attention: {after.discrepancy or 'the store holds this sale more than once'}")
+        click.echo(printable(
+            f"attention: {after.discrepancy or 'the store holds this sale more than once'}"
+        ))
 
 
 def void_now(home: Path, uuid: str, reason: str) -> Any:
@@ -184,13 +187,13 @@ def void_now(home: Path, uuid: str, reason: str) -> Any:
             with db.write() as conn:
                 return void_order(conn, rec.uuid, reason, absent_from_store=absent)
         except (KeyError, OrderStateError) as exc:
-            raise click.ClickException(str(exc).strip("'\"")) from None
+            raise click.ClickException(printable(str(exc).strip("'\""))) from None
 
     with open_database(home) as db:
         try:
             rec = get_order(db.conn, uuid, with_lines=False)
         except KeyError as exc:
-            raise click.ClickException(str(exc).strip("'\"")) from None
+            raise click.ClickException(printable(str(exc).strip("'\""))) from None
         if rec.state != "in_flight":
             return void(db, False)
     voided: list[Any] = []

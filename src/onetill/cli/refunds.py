@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from onetill.cli.catalog import home_option
+from onetill.cli.common import connected, home_option
 
 __all__ = ["refund"]
 
@@ -39,14 +39,13 @@ def refund(
 ) -> None:
     """Refund a sale: the card through Stripe (if paid on the reader), then WooCommerce."""
     from onetill.cli.sales import _config, _drain, _parse_items, _probe
-    from onetill.config import home_dir
     from onetill.pos.refund import RefundError, plan_refund
     from onetill.pos.tender import TenderError, parse_amount
     from onetill.store import open_database
     from onetill.store.orders import get_order
     from onetill.store.refunds import get_refund, insert_refund, refunds_of
 
-    where = home_dir(home)
+    where = connected(home)
     cfg = _config(where)
     with open_database(where) as db:
         try:

@@ -17,8 +17,10 @@ from typing import Any
 
 import click
 
-from onetill.cli.catalog import home_option
-from onetill.config import Config, NotConnectedError, home_dir, load_config
+from onetill.cli.common import connected, home_option
+from onetill.cli.output import printable
+from onetill.cli.params import PLAIN_INT, PlainFloat, PlainInt
+from onetill.config import Config, NotConnectedError, load_config
 from onetill.store import Database, open_database
 
 __all__ = ["discrepancies", "drain", "orders", "retry", "sell", "void"]
@@ -106,13 +108,14 @@ def _parse_items(items: Sequence[str]) -> list[tuple[str, int]]:
         code, sep, qty_text = raw.rpartition(":")
         if not sep:
             code, qty_text = raw, "1"
-        try:
-            qty = int(qty_text)
-        except ValueError:
+        # Digits 0-9 only: int() would read "+2", "1_0" or Arabic-Indic digits.
+        if not (len(qty_text) <= 9 and PLAIN_INT.fullmatch(qty_text)):
             raise click.BadParameter(
-                f"{raw!r}: the quantity after ':' must be a whole number (e.g. SKU-1:2)"
-            ) from None
-        out.append((code, qty))
+                f"{printable(repr(raw))}: the quantity after ':' must be a whole number "
+                "written with the digits 0-9 (e.g. SKU-1:2)",
+                param_hint="SKU[:QTY]",
+            )
+        out.append((code, int(qty_text)))
     return out
 
 
@@ -151,9 +154,9 @@ def sell(
     from onetill.pos.sale import record_sale
     from onetill.pos.tender import Payment, parse_amount
 
-    home_path = home_dir(home)
-    cfg = _config(home_path)
     wanted = _parse_items(items)
+    home_path = connected(home)
+    cfg = _config(home_path)
     with open_database(home_path) as db:
         try:
             cart = Cart(db.conn, timezone=cfg.timezone)
@@ -161,7 +164,7 @@ def sell(
                 cart.add(code, qty)
             amount = parse_amount(tendered) if tendered is not None else None
         except ValueError as exc:  # CartError, TenderError, PriceError, bad store settings
-            raise click.ClickException(f"{exc}; nothing was recorded") from None
+            raise click.ClickException(f"{printable(exc)}; nothing was recorded") from None
         methods = _payment_methods(cfg)
         if pay == "card" and not txn:
             if offline:
@@ -171,7 +174,7 @@ def sell(
             paid_uuid = _card_sale(home_path, cfg, db, cart, methods, test_card)
             online = asyncio.run(_probe(cfg))
             _upload(db, cfg, online)
-            _report(db, paid_uuid, as_json, "card")
+            _report(db, paid_uuid, as_json, "card", _sold(cart))
             return
         if test_card:
             raise click.UsageError("--test-card goes with --pay card (and no --txn)")
@@ -187,11 +190,20 @@ def sell(
                 methods=methods,
             )
         except ValueError as exc:  # CartError, TenderError, PriceError, bad store settings
-            raise click.ClickException(f"{exc}; nothing was recorded") from None
+            raise click.ClickException(f"{printable(exc)}; nothing was recorded") from None
         for warning in sale.warnings:
-            click.echo(f"warning: {warning}", err=True)
+            click.echo(f"warning: {printable(warning)}", err=True)
         _upload(db, cfg, online)
-        _report(db, sale.uuid, as_json, pay)
+        _report(db, sale.uuid, as_json, pay, _sold(cart))
+
+
+def _sold(cart: Any) -> list[dict[str, Any]]:
+    """The items a sale sold, as ``sell`` prints them."""
+    return [
+        {"id": line.item_id, "sku": line.sku, "name": line.name, "quantity": line.quantity,
+         "unit_price": str(line.unit_price)}
+        for line in cart.lines
+    ]  # fmt: skip
 
 
 def _upload(db: Database, cfg: Config, online: bool) -> None:
@@ -203,16 +215,16 @@ def _upload(db: Database, cfg: Config, online: bool) -> None:
         report = asyncio.run(_drain(db, cfg))
     except Exception as exc:  # reported below; `onetill drain` retries
         click.echo(
-            f"warning: the sale is recorded, but uploading it failed ({exc}); "
+            f"warning: the sale is recorded, but uploading it failed ({printable(exc)}); "
             "`onetill drain` will try again",
             err=True,
         )
     else:
         for error in report.errors:
-            click.echo(f"warning: {error}", err=True)
+            click.echo(f"warning: {printable(error)}", err=True)
 
 
-def _report(db: Database, uuid: str, as_json: bool, pay: str) -> None:
+def _report(db: Database, uuid: str, as_json: bool, pay: str, sold: list[dict[str, Any]]) -> None:
     from onetill.store.orders import get_order
 
     order = get_order(db.conn, uuid, with_lines=False)
@@ -221,6 +233,7 @@ def _report(db: Database, uuid: str, as_json: bool, pay: str) -> None:
         "total": order.total,
         "change": order.change or "0",
         "state": order.state,
+        "items": sold,
     }
     if order.transaction_id:
         result.update({"transaction_id": order.transaction_id, "charge_id": order.charge_id,
@@ -228,6 +241,11 @@ def _report(db: Database, uuid: str, as_json: bool, pay: str) -> None:
     if as_json:
         click.echo(json.dumps(result))
         return
+    for item in sold:
+        click.echo(printable(
+            f"sold     {item['quantity']} x {item['sku'] or '#' + str(item['id'])}  "
+            f"{item['name']}  @ {item['unit_price']}"
+        ))  # fmt: skip
     card = " ".join(x for x in (order.card_brand, order.card_last4 and "•••• " + order.card_last4)
                     if x)  # fmt: skip
     click.echo(f"paid     {order.total} ({pay}{' ' + card if card else ''})")
@@ -251,15 +269,15 @@ def _card_sale(
             out_of_stock=_setting(cfg, "out_of_stock", "warn"), methods=methods,
         )  # fmt: skip
     except ValueError as exc:
-        raise click.ClickException(f"{exc}; nothing was recorded") from None
+        raise click.ClickException(f"{printable(exc)}; nothing was recorded") from None
     for warning in prepared.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"warning: {printable(warning)}", err=True)
     shown: list[str] = []
 
     def show(p: Any) -> None:
         if p.reader_text and p.reader_text not in shown[-1:]:
             shown.append(p.reader_text)
-            click.echo(f"reader: {p.reader_text}", err=True)
+            click.echo(f"reader: {printable(p.reader_text)}", err=True)
 
     payments = card_payments(home, db, cfg.till_id,
                              wait_s=float(_setting(cfg, "card_wait_s", 180.0)))  # fmt: skip
@@ -283,8 +301,10 @@ def _card_sale(
     if result.paid:
         return str(result.sale_uuid)
     if result.unknown or result.state == "processing":
-        raise click.ClickException(f"{describe(result)}: {result.reason}")
-    raise click.ClickException(f"card not paid: {result.reason} Nothing was recorded.")
+        raise click.ClickException(printable(f"{describe(result)}: {result.reason}"))
+    raise click.ClickException(
+        printable(f"card not paid: {result.reason} Nothing was recorded.")
+    )
 
 
 @click.command()
@@ -302,7 +322,7 @@ def orders(home: Path | None, which: str, as_json: bool) -> None:
         "failed": ["failed", "synced_with_discrepancy"],
         "all": None,
     }[which]
-    with open_database(home_dir(home)) as db:
+    with open_database(connected(home)) as db:
         rows = [o.as_dict() for o in list_orders(db.conn, states)]
     if as_json:
         click.echo(json.dumps(rows))
@@ -312,24 +332,24 @@ def orders(home: Path | None, which: str, as_json: bool) -> None:
     for r in rows:
         ref = f"#{r['number']}" if r["number"] else "-"
         err = f"  {r['last_error']}" if r["last_error"] else ""
-        click.echo(
+        click.echo(printable(
             f"{r['uuid']}  {r['state']:<23} {ref:<8} {r['total']:>10}  {r['created_at']}"
             f"  attempts {r['attempts']}{err}"
-        )
+        ))  # fmt: skip
 
 
 @click.command()
 @home_option
-@click.option(
-    "--settle", type=float, default=None, help="Seconds before an unknown outcome is looked up."
-)
-@click.option("--wait", type=float, default=0.0, help="Also retry what is due within S seconds.")
+@click.option("--settle", type=PlainFloat(0, 3600), default=None,
+              help="Seconds before an unknown outcome is looked up.")
+@click.option("--wait", type=PlainFloat(0, 3600), default=0.0,
+              help="Also retry what is due within S seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def drain(home: Path | None, settle: float | None, wait: float, as_json: bool) -> None:
     """Upload pending orders now (FIFO; looks up any order whose fate is unknown)."""
     from onetill.cli.queue import print_drain_report
 
-    home_path = home_dir(home)
+    home_path = connected(home)
     cfg = _config(home_path)
     with open_database(home_path) as db:
         report = asyncio.run(_drain(db, cfg, settle=settle, wait=wait))
@@ -345,7 +365,7 @@ def retry(home: Path | None, uuid: str) -> None:
     """Try a failed, pending or in-flight order now (one in flight is looked up first)."""
     from onetill.cli.queue import retry_now
 
-    home_path = home_dir(home)
+    home_path = connected(home)
     cfg = _config(home_path)
     with open_database(home_path) as db:
         rec = retry_now(db, uuid)
@@ -353,7 +373,7 @@ def retry(home: Path | None, uuid: str) -> None:
         if rec.uuid in report.synced:
             click.echo(f"order {rec.uuid} uploaded")
         elif report.paused:
-            click.echo(report.paused)
+            click.echo(printable(report.paused))
 
 
 @click.command()
@@ -364,21 +384,22 @@ def void(home: Path | None, uuid: str, reason: str) -> None:
     """Void an order that never reached the store: kept forever, local stock restored."""
     from onetill.cli.queue import void_now
 
-    rec = void_now(home_dir(home), uuid, reason)
-    click.echo(f"order {rec.uuid} voided: {reason}")
+    rec = void_now(connected(home), uuid, reason)
+    click.echo(printable(f"order {rec.uuid} voided: {reason}"))
 
 
 @click.command()
 @home_option
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@click.option("--limit", type=int, default=200, help="At most this many, newest first.")
+@click.option("--limit", type=PlainInt(1, 100_000), default=200,
+              help="At most this many, newest first.")
 def discrepancies(home: Path | None, as_json: bool, limit: int) -> None:
     """Values the store overrode, and why."""
     import msgspec
 
     from onetill.store.discrepancies import list_discrepancies
 
-    with open_database(home_dir(home)) as db:
+    with open_database(connected(home)) as db:
         rows = list_discrepancies(db.conn, limit=limit)
     if as_json:
         click.echo(msgspec.json.encode(rows).decode())
@@ -386,7 +407,7 @@ def discrepancies(home: Path | None, as_json: bool, limit: int) -> None:
     if not rows:
         click.echo("no discrepancies")
     for d in rows:
-        click.echo(
+        click.echo(printable(
             f"{d.at}  {d.object_type} {d.object_id} {d.field}: "
             f"local {d.local_value}, store {d.store_value} ({d.cause})"
-        )
+        ))  # fmt: skip

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from onetill.cli.params import PlainFloat, PlainInt, SafePath
+
 __all__ = ["sandbox"]
 
 
@@ -24,31 +26,33 @@ def _key_pair(value: str | None, option: str) -> tuple[str, str] | None:
 
 @click.command(help="Run an emulated WooCommerce store (for tests, benchmarks and the demo).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+@click.option("--port", type=PlainInt(0, 65535), default=0, show_default=True,
               help="Port to listen on (0: any free port).")
 @click.option("--key", help="Consumer key of the read/write key pair (with --secret).")
 @click.option("--secret", help="Consumer secret of the read/write key pair (with --key).")
 @click.option("--read-only-key", metavar="CK:CS", help="Also accept this read-only key pair.")
-@click.option("--https-cert", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--https-cert", type=SafePath(exists=True, dir_okay=False, path_type=Path),
               help="Serve https with this PEM certificate (with --https-key).")
-@click.option("--https-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--https-key", type=SafePath(exists=True, dir_okay=False, path_type=Path),
               help="The certificate's PEM private key.")
 @click.option("--store", "store_dir",
-              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              type=SafePath(exists=True, file_okay=False, path_type=Path),
               help="Load a recorded store (layout of tests/fixtures/store/) with its ids.")
-@click.option("--products", type=click.IntRange(0), default=0, help="Generate N simple products.")
-@click.option("--variable", type=click.IntRange(0), default=0,
+@click.option("--products", type=PlainInt(0, 1_000_000), default=0,
+              help="Generate N simple products.")
+@click.option("--variable", type=PlainInt(0, 100_000), default=0,
               help="Generate M variable products (2-6 variations each).")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=PlainInt(0, 2**32 - 1), default=0, show_default=True,
               help="Seed of the generated catalog and of probabilistic faults.")
-@click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--state", "state_file", type=SafePath(dir_okay=False, path_type=Path),
               help="SQLite file holding the store, so it survives a restart.")
 @click.option("--timezone", default="America/New_York", show_default=True,
               help="Site timezone (IANA name).")
-@click.option("--workers", type=click.IntRange(1), help="Requests served at once; others queue.")
-@click.option("--latency", "latency_ms", type=click.FloatRange(0), default=0.0,
+@click.option("--workers", type=PlainInt(1, 1024),
+              help="Requests served at once; others queue.")
+@click.option("--latency", "latency_ms", type=PlainFloat(0, 600_000), default=0.0,
               help="Server time of every request, in ms.")
-@click.option("--per-item-ms", type=click.FloatRange(0), default=0.0,
+@click.option("--per-item-ms", type=PlainFloat(0, 60_000), default=0.0,
               help="Extra server time per item returned or written, in ms.")
 @click.option("--faults", metavar="SPEC",
               help="Fault rules, e.g. 'POST /orders*:commit_drop@nth=3' "

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from onetill.cli.catalog import home_option
-from onetill.config import home_dir
+from onetill.cli.common import connected, home_option
+from onetill.cli.output import printable
 from onetill.engine.status import read_status
 
 __all__ = ["status"]
@@ -20,7 +20,7 @@ __all__ = ["status"]
 def status(home: Path | None, as_json: bool) -> None:
     """Show whether the till is online, when it last synced, and what is waiting."""
     # The running engine knows the live state; without one, the database does.
-    current = read_status(home_dir(home))
+    current = read_status(connected(home))
     if as_json:
         click.echo(json.dumps(current, sort_keys=True))
         return
@@ -58,9 +58,16 @@ def status(home: Path | None, as_json: bool) -> None:
         )
     click.echo(f"plugin         {'yes' if current.get('plugin') else 'no'}")
     if current.get("queue_paused"):
-        click.echo(f"uploads paused {current['queue_paused']}")
+        click.echo(f"uploads paused {printable(current['queue_paused'])}")
     if current.get("last_error"):
-        click.echo(f"last error     {current['last_error']}")
+        click.echo(f"last error     {printable(current['last_error'])}")
+    if current.get("catalog_problems"):
+        click.echo(
+            f"needs a look   {current['catalog_problems']} item(s) the store sent could not be "
+            "taken and are not sold; fix them in WooCommerce (`onetill discrepancies`)"
+        )
+        for item in current.get("problem_items") or []:
+            click.echo(f"               {printable(item)}")
     for p in current.get("progress") or []:
         if not p.get("finished"):
             click.echo(f"pulling        {p['resource']}: {p['done']} of {p.get('total') or '?'}")

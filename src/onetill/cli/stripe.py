@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from onetill.cli.catalog import home_option
-from onetill.config import NotConnectedError, StripeConfig, home_dir, load_stripe, save_stripe
+from onetill.cli.common import home_option, usable_home
+from onetill.config import NotConnectedError, StripeConfig, load_stripe, save_stripe
 
 __all__ = ["payments", "readers", "stripe_group"]
 
@@ -57,7 +57,7 @@ def connect(home: Path | None, key: str, location: str | None, api_base: str | N
     """Verify the key with Stripe and save it for this till."""
     from onetill.pay import DEFAULT_API_BASE, StripeError, StripeGateway, StripeSettings
 
-    where = home_dir(home)
+    where = usable_home(home)
     if not key.startswith(("sk_", "rk_")):
         raise click.BadParameter("a Stripe secret key starts with sk_ (or rk_ for a restricted "
                                  "key); copy it from the Stripe dashboard", param_hint="--key")
@@ -98,7 +98,7 @@ def webhook(home: Path | None, public_url: str) -> None:
     from onetill.pay import StripeError
     from onetill.pay.events import WATCHED_EVENTS
 
-    where = home_dir(home)
+    where = usable_home(home)
     cfg = load_stripe(where)
     url = public_url.rstrip("/") + "/webhooks/stripe"
     try:
@@ -120,7 +120,7 @@ def readers(ctx: click.Context, home: Path | None, as_json: bool) -> None:
         return
     from onetill.pay import StripeError
 
-    where = home_dir(home)
+    where = usable_home(home)
     settings = stripe_settings(where)
     try:
         found = _gateway(where).list_readers(settings.location)
@@ -149,7 +149,7 @@ def use(home: Path | None, reader_id: str) -> None:
     """Take card payments on this reader."""
     from onetill.pay import StripeError
 
-    where = home_dir(home)
+    where = usable_home(home)
     try:
         reader = _gateway(where).call(lambda c: c.v1.terminal.readers.retrieve(reader_id))
     except StripeError as exc:
@@ -185,7 +185,7 @@ def register(home: Path | None, code: str, label: str) -> None:
     """Register a reader with the code it shows (Settings > Generate pairing code)."""
     from onetill.pay import StripeError
 
-    where = home_dir(home)
+    where = usable_home(home)
     gateway = _gateway(where)
     try:
         loc = _location(where, gateway, test_only=False)
@@ -205,7 +205,7 @@ def simulate(home: Path | None, label: str) -> None:
     """Create a simulated reader (test mode) and use it if none is chosen yet."""
     from onetill.pay import StripeAPIError, StripeError
 
-    where = home_dir(home)
+    where = usable_home(home)
     settings = stripe_settings(where)
     if not settings.test_mode:
         raise click.ClickException("simulated readers exist in test mode only (sk_test_ key)")
@@ -241,7 +241,7 @@ def payments(ctx: click.Context, home: Path | None, as_json: bool) -> None:
     from onetill.store import open_database
     from onetill.store.card_payments import list_payments
 
-    with open_database(home_dir(home)) as db:
+    with open_database(usable_home(home)) as db:
         rows = [p.as_dict() for p in list_payments(db.conn)]
     if as_json:
         click.echo(json.dumps(rows))
@@ -273,7 +273,7 @@ def recover(home: Path | None) -> None:
     from onetill.pay import describe
     from onetill.store import open_database
 
-    where = home_dir(home)
+    where = usable_home(home)
     cfg = _config(where)
     with open_database(where) as db:
         results = card_payments(where, db, cfg.till_id).recover()
@@ -293,7 +293,7 @@ def resume(home: Path | None, payment_id: str, test_card: str | None) -> None:
     from onetill.pay import PayError, describe
     from onetill.store import open_database
 
-    where = home_dir(home)
+    where = usable_home(home)
     cfg = _config(where)
     with open_database(where) as db:
         try:
@@ -314,7 +314,7 @@ def cancel(home: Path | None, payment_id: str) -> None:
     from onetill.pay import PayError, describe
     from onetill.store import open_database
 
-    where = home_dir(home)
+    where = usable_home(home)
     cfg = _config(where)
     with open_database(where) as db:
         try:

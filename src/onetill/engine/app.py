@@ -10,6 +10,12 @@ Routes:
 - ``POST /webhooks/woocommerce``: WooCommerce deliveries.
 - ``POST /webhooks/stripe``: Stripe events (when card payments are set up),
   verified with ``Stripe-Signature`` by ``onetill.pay.events``.
+
+Every request must name this engine in its ``Host`` header (``hosts.py``:
+DNS rebinding). A webhook body has ``body_timeout_s`` to arrive (3,000
+trickling connections must not be held open), at most
+``max_webhook_requests`` deliveries are read at once (more get 503), and a
+client that disconnects mid-body costs one log line, not a traceback.
 """
 
 from __future__ import annotations
@@ -18,19 +24,34 @@ import asyncio
 import contextlib
 import html
 import json
+import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 from sse_starlette.sse import EventSourceResponse
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from onetill.engine.webhooks import MAX_BODY_BYTES, WebhookReceiver
 
-__all__ = ["StatusHub", "create_engine_app"]
+__all__ = [
+    "BODY_TIMEOUT_S",
+    "MAX_WEBHOOK_REQUESTS",
+    "StatusHub",
+    "check_hosts",
+    "create_engine_app",
+]
+
+log = logging.getLogger("onetill.engine.http")
+
+BODY_TIMEOUT_S = 10.0  # a WooCommerce delivery (at most 1 MB) arrives in well under that
+MAX_WEBHOOK_REQUESTS = 16  # deliveries come a few at a time; more at once is a flood
+
+_Scope = MutableMapping[str, Any]
+_ASGI = Callable[[_Scope, Any, Any], Awaitable[None]]
 
 
 class StatusHub:
@@ -117,10 +138,47 @@ es.addEventListener("status", e => {{
 StripeReceiver = Callable[[bytes, str | None], tuple[int, str]]
 
 
+class _HostCheck:
+    """400 for a request whose ``Host`` does not name this engine (DNS rebinding)."""
+
+    def __init__(self, app: _ASGI, allowed: Callable[[str | None], bool]) -> None:
+        self.app = app
+        self.allowed = allowed
+        self._logged = 0.0
+
+    async def __call__(self, scope: _Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), None)
+            if not self.allowed(host):
+                if time.monotonic() - self._logged > 1.0:  # one line a second, even in a flood
+                    self._logged = time.monotonic()
+                    log.warning("refused a request for host %.80r: not an address this engine "
+                                "listens on (DNS rebinding?)", host)  # fmt: skip
+                response = PlainTextResponse(
+                    "unknown host: open the engine at the address it listens on", 400
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def check_hosts(app: _ASGI, allowed: Callable[[str | None], bool]) -> _ASGI:
+    """``app`` behind the ``Host`` check (see ``hosts.HostPolicy``)."""
+    return _HostCheck(app, allowed)
+
+
 def create_engine_app(
-    receiver: WebhookReceiver, hub: StatusHub, stripe_receiver: StripeReceiver | None = None
-) -> Starlette:
-    """The Starlette app served by ``onetill run``."""
+    receiver: WebhookReceiver,
+    hub: StatusHub,
+    stripe_receiver: StripeReceiver | None = None,
+    *,
+    host_allowed: Callable[[str | None], bool] | None = None,
+    body_timeout_s: float = BODY_TIMEOUT_S,
+    max_webhook_requests: int = MAX_WEBHOOK_REQUESTS,
+) -> _ASGI:
+    """The ASGI app served by ``onetill run`` (``host_allowed``: see ``hosts.HostPolicy``;
+    the engine checks hosts around its whole app, the till screen included)."""
+    busy = 0
 
     async def index(request: Request) -> Response:
         text = html.escape(json.dumps(hub.current(), indent=2, default=str))
@@ -139,24 +197,69 @@ def create_engine_app(
         return EventSourceResponse(events(), ping=15)
 
     async def webhook(request: Request) -> Response:
-        body = await _read_limited(request, MAX_BODY_BYTES)
+        return await _capped(request, _webhook)
+
+    async def _capped(
+        request: Request, handle: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """At most ``max_webhook_requests`` deliveries (WooCommerce and Stripe) at once."""
+        nonlocal busy
+        if busy >= max_webhook_requests:
+            return JSONResponse(
+                {"outcome": "rejected", "detail": "too many webhook requests at once"},
+                status_code=503, headers={"Retry-After": "10"},
+            )  # fmt: skip
+        busy += 1
+        try:
+            return await handle(request)
+        finally:
+            busy -= 1
+
+    async def _body(request: Request) -> bytes | Response:
+        """The delivery's body, or the answer to a slow, cut or oversized one."""
+        peer = request.client.host if request.client else "?"
+        try:
+            async with asyncio.timeout(body_timeout_s):
+                body = await _read_limited(request, MAX_BODY_BYTES)
+        except TimeoutError:
+            log.info("webhook request from %s: body not received within %g s; dropped",
+                     peer, body_timeout_s)  # fmt: skip
+            return JSONResponse(
+                {"outcome": "rejected", "detail": f"body not received within {body_timeout_s:g} s"},
+                status_code=408, headers={"Connection": "close"},
+            )  # fmt: skip
+        except ClientDisconnect:
+            log.info("webhook request from %s: the client disconnected before its whole body "
+                     "arrived; nothing done", peer)  # fmt: skip
+            return Response(status_code=400)
         if body is None:
             return JSONResponse(
                 {"outcome": "rejected", "detail": f"body over {MAX_BODY_BYTES} bytes"},
                 status_code=413,
             )
+        return body
+
+    async def _webhook(request: Request) -> Response:
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
         result = await receiver.receive(request.headers, body)
         return JSONResponse(result.body(), status_code=result.status)
 
     async def stripe_webhook(request: Request) -> Response:
-        body = await _read_limited(request, MAX_BODY_BYTES)
-        if body is None or stripe_receiver is None:
-            detail = "card payments are not set up" if body is not None else "body too large"
+        return await _capped(request, _stripe_webhook)
+
+    async def _stripe_webhook(request: Request) -> Response:
+        body = await _body(request)
+        if isinstance(body, Response):
+            return body
+        if stripe_receiver is None:
+            detail = "card payments are not set up"
             return JSONResponse({"outcome": "rejected", "detail": detail}, status_code=400)
         status_code, outcome = stripe_receiver(body, request.headers.get("stripe-signature"))
         return JSONResponse({"outcome": outcome}, status_code=status_code)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/", index),
             Route("/api/status", status),
@@ -165,6 +268,7 @@ def create_engine_app(
             Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
         ]
     )
+    return app if host_allowed is None else _HostCheck(app, host_allowed)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes | None:

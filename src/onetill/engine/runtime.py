@@ -37,8 +37,9 @@ import httpx2
 import uvicorn
 
 from onetill.config import Config, NotConnectedError, load_config
-from onetill.engine.app import StatusHub, create_engine_app
+from onetill.engine.app import StatusHub, check_hosts, create_engine_app
 from onetill.engine.connectivity import ConnectivityMonitor
+from onetill.engine.hosts import HostPolicy, host_of
 from onetill.engine.jobs import SyncJobs, build_client
 from onetill.engine.scheduler import Scheduler
 from onetill.engine.settings import EngineSettings
@@ -122,6 +123,7 @@ class Engine:
         self._secret_cache: tuple[float, str | None] = (
             -1.0, config.webhook_secret if config else None,
         )
+        self._names_cache: tuple[float, frozenset[str]] = (-1.0, frozenset())
         self.started = asyncio.Event()
 
     # -- control ---------------------------------------------------------------
@@ -242,6 +244,27 @@ class Engine:
                 self._on_secret(secret)
         return self._secret_cache[1]
 
+    def _host_names(self) -> frozenset[str]:
+        """Names besides its addresses the engine answers to: its webhooks' public host
+        and ``allowed_hosts`` in the config (re-read when config.json changes)."""
+        path = self.home / "config.json"
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return self._names_cache[1]
+        if mtime != self._names_cache[0]:
+            try:
+                extra = load_config(self.home).extra
+            except Exception:
+                log.exception("could not reload the allowed host names")
+                extra = self.config.extra if self.config else {}
+            names = {host_of(str(n)) for n in extra.get("allowed_hosts") or []}
+            webhook = extra.get("webhook_url")
+            if isinstance(webhook, str) and "://" in webhook:
+                names.add(host_of(webhook.split("://", 1)[1].split("/", 1)[0].rpartition("@")[2]))
+            self._names_cache = (mtime, frozenset(n for n in names if n))
+        return self._names_cache[1]
+
     # -- the process -----------------------------------------------------------
 
     async def run(self, ready: Callable[[str], None] | None = None) -> None:
@@ -261,12 +284,17 @@ class Engine:
         if self._ui is not None:
             app = self._ui(self, app)
         self._app = app
+        # The Host check guards everything served, the till screen included.
+        hosts = HostPolicy(s.host, self._host_names)
+        served = check_hosts(app, hosts.allows)
         port = sock.getsockname()[1]
         self.url = f"http://{_url_host(s.host)}:{port}/"
         server = _Server(
             uvicorn.Config(
-                app, log_config=None, lifespan="off", timeout_graceful_shutdown=2,
+                served, log_config=None, lifespan="off", timeout_graceful_shutdown=2,
                 access_log=False,
+                # A backstop for floods of connections: beyond this, 503 at once.
+                limit_concurrency=256,
             )
         )
         server_task = asyncio.create_task(server.serve(sockets=[sock]), name="onetill-http")
@@ -282,6 +310,11 @@ class Engine:
             write_engine_info(self.home, self.url)
             where = self.config.url if self.config else "none connected yet"
             log.info("engine listening on %s (store %s)", self.url, where)
+            if self.config and self.config.insecure and self.config.url.startswith("https://"):
+                log.warning(
+                    "the store's certificate is not checked (--insecure) and the keys go with "
+                    "every request: anyone who can intercept the connection can take them"
+                )
             if not _is_loopback(s.host):
                 log.warning(
                     "listening on %s: reachable from the network (webhooks are verified%s)",

@@ -47,7 +47,9 @@ def write_engine_info(home: Path, url: str) -> None:
     """Record where the running engine listens (removed again on shutdown)."""
     path = home / ENGINE_INFO_FILENAME
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"url": url, "pid": os.getpid()}), encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps({"url": url, "pid": os.getpid()}))
     os.replace(tmp, path)
 
 

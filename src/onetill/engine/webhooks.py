@@ -150,9 +150,14 @@ class WebhookReceiver:
                 log.info("webhook delivery %s already handled; ignored", delivery_id)
                 return WebhookResult(200, "duplicate")
             try:
-                data = json.loads(body)
+                # Invalid UTF-8 is replaced (U+FFFD), as in the store's REST answers: the
+                # catalog names the field; a bad byte must not cost the whole delivery.
+                data = json.loads(body.decode("utf-8", "replace"))
             except ValueError:
                 return WebhookResult(400, "rejected", "body is not JSON")
+            except RecursionError:
+                log.warning("webhook %s refused: JSON nested too deeply to read", topic)
+                return WebhookResult(400, "rejected", "body is JSON nested too deeply")
             if not isinstance(data, dict):
                 return WebhookResult(400, "rejected", "body is not a JSON object")
             resource_id = data.get("id") if isinstance(data.get("id"), int) else None

@@ -33,6 +33,7 @@ from onetill.pay.errors import (
     classify,
 )
 from onetill.pay.settings import StripeSettings
+from onetill.woo.backoff import Backoff
 
 __all__ = ["INTENT_EXPAND", "READER_EXPAND", "StripeGateway"]
 
@@ -41,6 +42,8 @@ INTENT_EXPAND = ["latest_charge"]
 READER_EXPAND = ["action.process_payment_intent.payment_intent.latest_charge"]
 BACKOFF_BASE_S = 0.25
 BACKOFF_CAP_S = 4.0
+# The till's one backoff rule (full jitter), with Stripe's numbers.
+_BACKOFF = Backoff(BACKOFF_BASE_S, BACKOFF_CAP_S)
 
 
 class StripeGateway:
@@ -115,7 +118,7 @@ class StripeGateway:
                 raise exc
             if isinstance(exc, StripeUnreachableError):
                 self.renew()
-            delay = self.rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)))
+            delay = _BACKOFF.delay(attempt, self.rng)
             if time.monotonic() + delay >= deadline:
                 raise exc
             self.sleep(delay)

@@ -74,10 +74,20 @@ class Tender:
     card_last4: str = ""
 
 
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,30}(\.[0-9]{1,30})?", re.ASCII)
+
+
 def parse_amount(text: str | Decimal, decimals: int = 2) -> Decimal:
-    """A money amount typed by a person, as a Decimal with at most ``decimals`` places."""
+    """A money amount typed by a person, as a Decimal with at most ``decimals`` places.
+
+    Only digits 0-9 and one point: ``Decimal()`` would also take ``1_000``,
+    ``+5``, ``1e3`` or Arabic-Indic digits, which a cashier did not mean.
+    """
+    raw = text if isinstance(text, Decimal) else str(text).strip()
+    if not isinstance(raw, Decimal) and not _PLAIN_AMOUNT.fullmatch(raw):
+        raise TenderError(f"{text!r} is not an amount; type it like 20 or 20.50 (digits 0-9)")
     try:
-        amount = Decimal(str(text).strip())
+        amount = Decimal(raw)
     except InvalidOperation:
         raise TenderError(f"{text!r} is not an amount; type it like 20 or 20.50") from None
     if not amount.is_finite() or amount < 0:

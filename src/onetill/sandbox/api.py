@@ -73,6 +73,8 @@ class _Api:
             base["Link"] = f'<{store.config.home_url}/wp-json/>; rel="https://api.w.org/"'
         base.update(headers)
         content = b"" if head else json.dumps(body, ensure_ascii=False).encode()
+        for find, replace in store.byte_patches:
+            content = content.replace(find, replace)
         return Response(content, status, headers=base)
 
     async def __call__(self, request: Request) -> Response:

@@ -19,6 +19,9 @@ auth. JSON in, JSON out; errors are ``{"error": "..."}``.
     POST   /__sandbox__/faults              {"spec": "..."} -> 201 the new rules
     DELETE /__sandbox__/faults[/{id}]       clear all rules, or one
     PUT    /__sandbox__/clock               {"offset_s": -3600}: a wrong server clock
+    PUT    /__sandbox__/raw/{id}            {"fields": {...}}: answered verbatim (null: stop)
+    POST   /__sandbox__/bytes               {"find": "@@", "hex": "ff"}: raw bytes in answers
+    DELETE /__sandbox__/bytes               no more byte patches
     POST   /__sandbox__/keys/revoke         {"key": "ck_..."}
     GET    /__sandbox__/cost                cost counters; DELETE reads, then resets
     POST   /__sandbox__/webhooks/idle       returns once queued deliveries are done
@@ -63,6 +66,9 @@ class ControlledStore(Protocol):
     def revoke_key(self, ck: str) -> None: ...
     def set_clock_offset(self, seconds: float) -> None: ...
     def now(self) -> int: ...
+    def set_raw_fields(self, item_id: int, fields: dict[str, Any] | None) -> dict[str, Any]: ...
+    def add_byte_patch(self, find: str, replace: bytes) -> None: ...
+    def clear_byte_patches(self) -> None: ...
     async def webhooks_idle(self) -> None: ...
 
 
@@ -163,6 +169,23 @@ def build_control(store: ControlledStore, faults: FaultInjector, cost: CostModel
         store.set_clock_offset(float(offset))
         return JSONResponse({"offset_s": float(offset), "now": store.now()})
 
+    async def raw_fields(request: Request) -> JSONResponse:
+        fields = (await _json(request)).get("fields")
+        if fields is not None and not isinstance(fields, dict):
+            raise _BadRequest('give {"fields": {...}} (null stops answering them)')
+        return JSONResponse(store.set_raw_fields(int(request.path_params["item_id"]), fields))
+
+    async def byte_patches(request: Request) -> JSONResponse:
+        if request.method == "DELETE":
+            store.clear_byte_patches()
+            return JSONResponse({"cleared": True})
+        body = await _json(request)
+        find, hexed = body.get("find"), body.get("hex")
+        if not isinstance(find, str) or not isinstance(hexed, str):
+            raise _BadRequest('give {"find": "TEXT", "hex": "ff"}')
+        store.add_byte_patch(find, bytes.fromhex(hexed))
+        return JSONResponse({"added": True}, 201)
+
     async def revoke(request: Request) -> JSONResponse:
         key = (await _json(request)).get("key")
         if not isinstance(key, str) or not key:
@@ -202,6 +225,8 @@ def build_control(store: ControlledStore, faults: FaultInjector, cost: CostModel
         Route("/faults", guarded(fault_rules), methods=["GET", "POST", "DELETE"]),
         Route("/faults/{rule_id:int}", guarded(fault_rules), methods=["DELETE"]),
         Route("/clock", guarded(clock), methods=["PUT"]),
+        Route("/raw/{item_id:int}", guarded(raw_fields), methods=["PUT"]),
+        Route("/bytes", guarded(byte_patches), methods=["POST", "DELETE"]),
         Route("/keys/revoke", guarded(revoke), methods=["POST"]),
         Route("/cost", guarded(cost_counters), methods=["GET", "DELETE"]),
         Route("/webhooks/idle", guarded(webhooks_idle), methods=["POST"]),
@@ -330,6 +355,28 @@ class SandboxControl:
 
     async def aset_clock_offset(self, seconds: float) -> None:
         await self._acall("PUT", "clock", json={"offset_s": seconds})
+
+    def set_raw_fields(self, item_id: int, fields: dict[str, Any] | None) -> dict[str, Any]:
+        """Answer ``fields`` verbatim for this product or variation (None: stop)."""
+        return dict(self._call("PUT", f"raw/{item_id}", json={"fields": fields}))
+
+    async def aset_raw_fields(
+        self, item_id: int, fields: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        return dict(await self._acall("PUT", f"raw/{item_id}", json={"fields": fields}))
+
+    def add_byte_patch(self, find: str, replace: bytes) -> None:
+        """Put the raw bytes ``replace`` where ``find`` is in every REST answer."""
+        self._call("POST", "bytes", json={"find": find, "hex": replace.hex()})
+
+    async def aadd_byte_patch(self, find: str, replace: bytes) -> None:
+        await self._acall("POST", "bytes", json={"find": find, "hex": replace.hex()})
+
+    def clear_byte_patches(self) -> None:
+        self._call("DELETE", "bytes")
+
+    async def aclear_byte_patches(self) -> None:
+        await self._acall("DELETE", "bytes")
 
     def revoke_key(self, key: str) -> None:
         self._call("POST", "keys/revoke", json={"key": key})

@@ -56,7 +56,6 @@ class Call:
     body: Any  # the decoded JSON body, or None
     caller: Caller
     args: dict[str, str] = field(default_factory=dict)  # groups of the route pattern
-    in_batch: bool = False
 
     def get(self, name: str, default: Any = None) -> Any:
         """A parameter from the JSON body, else the query/form (WordPress's merge order)."""

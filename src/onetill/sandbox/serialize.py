@@ -108,6 +108,15 @@ def product_json(store: SandboxStore, item: Item, now: int | None = None) -> dic
     out.pop("total_sales", None)
     out["total_sales"] = item.data.get("total_sales", 0)
     out["_links"] = links(store, f"products/{item.id}", "products")
+    return _hostile(item, out)
+
+
+def _hostile(item: Item, out: dict[str, Any]) -> dict[str, Any]:
+    """Fields a test set verbatim (``SandboxStore.set_raw_fields``): what a broken plugin
+    or a corrupted row makes a real store answer, never validated or derived."""
+    raw = item.meta.get("raw_fields")
+    if raw:
+        out.update(raw)
     return out
 
 
@@ -142,7 +151,7 @@ def variation_json(
             f"products/{pid}/variations",
             up=f"products/{pid}",
         )
-    return out
+    return _hostile(item, out)
 
 
 def item_json(store: SandboxStore, item: Item) -> dict[str, Any]:

@@ -17,6 +17,13 @@ like the WooCommerce action it names and fires the webhooks it would):
 - ``stock_of(ids) -> dict[int, int | None]``: the stock shown for each id
   (a parent-managed variation shows its parent's), None when unmanaged or unknown.
 - ``revoke_key(ck)``; ``set_clock_offset(seconds)``; ``now() -> int``.
+- Hostile data, for tests of what a broken store can send:
+  ``set_raw_fields(id, fields)`` makes every answer (and webhook) about the
+  product or variation carry ``fields`` verbatim (``{"stock_quantity":
+  2**63}``, ``{"id": "abc"}``; None clears them), as a save would (the date
+  moves, ``product.updated`` fires); ``add_byte_patch(find, replace)``
+  replaces the UTF-8 text ``find`` by the raw bytes ``replace`` in every REST
+  answer body (invalid UTF-8); ``clear_byte_patches()``.
 - ``await webhooks_idle()`` waits for queued deliveries; ``await aclose()``
   cancels them (and closes the state file); ``dispatcher.log`` lists every
   delivery attempt (webhook_id, topic, resource_id, status, ok).
@@ -67,6 +74,7 @@ class SandboxStore:
         self.counters: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
         self.state_file: StateFile | None = None
         self.dispatcher = Dispatcher(self)
+        self.byte_patches: list[tuple[bytes, bytes]] = []
 
     # --- building -----------------------------------------------------------
 
@@ -207,3 +215,23 @@ class SandboxStore:
 
     def revoke_key(self, ck: str) -> None:
         self.keyring.revoke(ck)
+
+    def set_raw_fields(self, item_id: int, fields: dict[str, Any] | None) -> dict[str, Any]:
+        """Answer ``fields`` verbatim for this product or variation (None: stop); a save."""
+        item = self._known(item_id)
+        if fields:
+            item.meta["raw_fields"] = dict(fields)
+        else:
+            item.meta.pop("raw_fields", None)
+        catalog.touch(self, item)
+        self.emit("product.updated", item.id)
+        return serialize.item_json(self, item)
+
+    def add_byte_patch(self, find: str, replace: bytes) -> None:
+        """Every REST answer body holding ``find`` (UTF-8) gets ``replace`` there instead."""
+        if not find:
+            raise ValueError("give the text to replace")
+        self.byte_patches.append((find.encode("utf-8"), bytes(replace)))
+
+    def clear_byte_patches(self) -> None:
+        self.byte_patches.clear()

@@ -1,10 +1,13 @@
 """The local catalog: applying WooCommerce pages to the ``products`` table.
 
 Every ``apply_*`` function runs inside the caller's ``db.write()``
-transaction, so a page is stored whole or not at all. Upserts are keyed by
-id and guarded by ``date_modified_gmt`` (an older copy never overwrites a
-newer one; the same copy twice is harmless), which is what makes the delta
-sync's overlapping re-reads safe.
+transaction. Each item is checked and stored on its own: one the till
+cannot take is named and taken off sale (``catalog_problems.py``) while the
+rest of the page lands. Upserts are keyed by id and guarded by
+``date_modified_gmt`` (an older copy never overwrites a newer one; the same
+copy twice is harmless), which is what makes the delta sync's overlapping
+re-reads safe; a stored date from a store clock that was ahead does not
+guard anything (``trusted_until``), and a full pull takes every copy.
 
 Stock: the till shows ``stock_quantity`` = the store's stock minus the units
 of sales not yet uploaded (``orders.unsent_quantities``); WooCommerce wins
@@ -33,14 +36,17 @@ from onetill.store.catalog_lookup import (
     lookup,
     search,
 )
+from onetill.store.catalog_problems import NOT_BROKEN, clear_problems, note_problem
 from onetill.store.catalog_rows import (
     I_ID,
     I_MANAGE,
     I_MODIFIED,
     I_PARENT,
+    I_RAW,
     I_STATUS,
     I_STORE_STOCK,
     I_TYPE,
+    MAX_ID,
     ROW_COLUMNS,
     MalformedItem,
     item_row,
@@ -52,6 +58,7 @@ from onetill.store.sync_state import get_json, set_json
 
 __all__ = [
     "FUTURE_IDS",
+    "VARIATION_SELLABLE",
     "ApplyResult",
     "CatalogItem",
     "all_item_ids",
@@ -82,10 +89,11 @@ _INSERT = (
 
 # A variation is sellable when its own row says so *and* its parent is
 # published: WooCommerce makes a variation unpurchasable when the parent is not.
-_VARIATION_SELLABLE = (
+# An item whose latest copy was refused is not sold either (catalog_problems).
+VARIATION_SELLABLE = (
     "UPDATE products SET sellable = (purchasable = 1 AND status = 'publish'"
     " AND COALESCE((SELECT p.status FROM products p WHERE p.id = products.parent_id), '')"
-    " = 'publish') WHERE type = 'variation' AND ({where})"
+    f" = 'publish' AND {NOT_BROKEN}) WHERE type = 'variation' AND ({{where}})"
 )
 
 
@@ -95,7 +103,7 @@ class ApplyResult:
 
     applied: int = 0
     stale: int = 0  # older than the stored copy: ignored
-    skipped: list[MalformedItem] = field(default_factory=list)
+    skipped: list[MalformedItem] = field(default_factory=list)  # refused, named, taken off sale
     ids: list[int] = field(default_factory=list)  # ids applied
     variable_parents: list[int] = field(default_factory=list)  # variable products applied
 
@@ -103,6 +111,11 @@ class ApplyResult:
 def stock_holder(item_id: int, parent_id: int, manage_stock: str) -> int:
     """The id whose stock counts for a row (``manage_stock`` as stored: '1'/'0'/'parent')."""
     return parent_id if manage_stock == "parent" else item_id
+
+
+def _after(date: str, trusted_until: str | None) -> bool:
+    """Whether ``date`` (naive UTC text) lies after the store's clock: it cannot be trusted."""
+    return trusted_until is not None and date > trusted_until
 
 
 def apply_items(
@@ -113,27 +126,36 @@ def apply_items(
     cause: str,
     barcode_meta_key: str | None = None,
     parent_id: int | None = None,
+    trusted_until: str | None = None,
+    force: bool = False,
 ) -> ApplyResult:
     """Upsert WooCommerce product (``kind='product'``) or variation objects.
 
-    Malformed objects are skipped and logged (id and field); the others are
-    stored with their raw JSON. Call inside ``db.write()``.
+    Each object is checked and stored on its own: a malformed one is
+    refused, named (log, discrepancies, ``catalog_problems``) and taken off
+    sale, and the others are stored with their raw JSON. Call inside
+    ``db.write()``.
+
+    Dates: a copy older than the stored one is ignored, unless the stored
+    date lies after ``trusted_until`` (naive UTC: the store's clock now,
+    plus a little; a date after it came from a store clock that was ahead,
+    and must not block the copies that follow) or ``force`` (a full pull:
+    the store's copy, whatever its date). Either way the override is
+    logged, and so is a copy dated after ``trusted_until``.
     """
     result = ApplyResult()
     rows: list[tuple[Any, ...]] = []
+    refused: list[MalformedItem] = []
     children: dict[int, list[int]] = {}  # variable parent -> its variation ids
     for obj in items:
         try:
             rows.append(item_row(obj, kind, barcode_meta_key=barcode_meta_key, parent_id=parent_id))
         except MalformedItem as exc:
-            log.error("%s", exc)
-            result.skipped.append(exc)
+            refused.append(exc)
             continue
         listed = obj.get("variations")
         if obj.get("type") == "variable" and type(listed) is list:
-            children[obj["id"]] = [v for v in listed if type(v) is int]
-    if not rows:
-        return result
+            children[obj["id"]] = [v for v in listed if type(v) is int and 0 < v <= MAX_ID]
     # The same id twice in one batch (pages shifting under a listing): keep the newest.
     newest: dict[int, tuple[Any, ...]] = {}
     for row in rows:
@@ -143,30 +165,49 @@ def apply_items(
         else:
             result.stale += 1
     rows = list(newest.values())
-    ids = [r[I_ID] for r in rows]
-    marks = ",".join("?" * len(ids))
-    existing = {
+    known = [r[I_ID] for r in rows] + [
+        e.object_id for e in refused if type(e.object_id) is int and 0 < e.object_id <= MAX_ID
+    ]
+    existing: dict[int, tuple[Any, str, Any]] = {
         r[0]: (r[1], r[2], r[3])
         for r in conn.execute(
             "SELECT id, stock_quantity, date_modified_gmt, store_stock_quantity FROM products"
-            f" WHERE id IN ({marks})",
-            ids,
+            " WHERE id IN (SELECT value FROM json_each(?))",
+            (msgspec.json.encode(known).decode(),),
         )
-    }
+    } if known else {}  # fmt: skip
+    for bad in refused:
+        _refuse(conn, bad, existing, cause, trusted_until, force, result)
+    if not rows:
+        return result
     holders = [stock_holder(r[I_ID], r[I_PARENT], r[I_MANAGE]) for r in rows if r[I_MANAGE] != "0"]
     unsent = unsent_quantities(conn, holders) if holders else {}
     flying = in_flight_units(conn, holders) if holders else {}
-    final: list[tuple[Any, ...]] = []
+    entries: list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]] = []
     for row in rows:
         old = existing.get(row[I_ID])
+        typ = row[I_TYPE] if row[I_TYPE] == "variation" else "product"
+        notes: list[tuple[Any, ...]] = []  # discrepancies, written with the row
         if old is not None and row[I_MODIFIED] < old[1]:
-            result.stale += 1
-            continue
+            if not force and not _after(old[1], trusted_until):
+                result.stale += 1
+                continue
+            why = ("the till's copy was dated after the store's clock"
+                   if _after(old[1], trusted_until) else "a full sync takes the store's copy")
+            notes.append((typ, row[I_ID], "date_modified_gmt", old[1], row[I_MODIFIED],
+                          f"{cause}: {why}"))  # fmt: skip
+        changed = old is None or old[1] != row[I_MODIFIED]
+        if changed and _after(row[I_MODIFIED], trusted_until):
+            log.warning("%s %s is dated %s, after the store's clock (%s): taken, and it will "
+                        "not block later copies", typ, row[I_ID], row[I_MODIFIED], trusted_until)
+            notes.append((typ, row[I_ID], "date_modified_gmt", old[1] if old else None,
+                          row[I_MODIFIED], f"{cause}: dated after the store's clock"))
         store_stock = row[I_STORE_STOCK]
         local = store_stock
         holder = stock_holder(row[I_ID], row[I_PARENT], row[I_MANAGE])
         if store_stock is not None:
             local = store_stock - unsent.get(holder, 0)
+        # A change the till's own in-flight sales explain is no disagreement.
         if (
             old is not None
             and old[0] != local
@@ -175,15 +216,14 @@ def apply_items(
                 old[0], old[2], store_stock, unsent.get(holder, 0), flying.get(holder)
             )
         ):
-            log_discrepancy(
-                conn, row[I_TYPE] if row[I_TYPE] == "variation" else "product",
-                row[I_ID], "stock_quantity", old[0], local, cause,
-            )  # fmt: skip
-        final.append((*row, local))
-        result.ids.append(row[I_ID])
-        if row[I_TYPE] == "variable":
-            result.variable_parents.append(row[I_ID])
-    conn.executemany(_INSERT, final)
+            notes.append((typ, row[I_ID], "stock_quantity", old[0], local, cause))
+        if changed and _REPLACED in row[I_RAW]:
+            notes += _replaced(typ, row, cause)
+        entries.append(((*row, local), notes))
+    final = _store(conn, entries, kind, cause, result)
+    result.ids = [r[I_ID] for r in final]
+    result.variable_parents = [r[I_ID] for r in final if r[I_TYPE] == "variable"]
+    clear_problems(conn, result.ids)
     _track_scheduled(conn, final)
     result.applied = len(final)
     variations = [r[I_ID] for r in final if r[I_TYPE] == "variation"]
@@ -193,6 +233,87 @@ def apply_items(
         _unlist_missing_variations(conn, {p: children[p] for p in result.variable_parents
                                           if p in children})  # fmt: skip
     return result
+
+
+# What a row the checks let through can still raise when bound (never "database is locked").
+_ROW_FAILURES = (
+    OverflowError, ValueError, sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError,
+)  # fmt: skip
+_REPLACED = "\ufffd"  # what invalid UTF-8 from the store became when decoded
+
+
+def _store(
+    conn: sqlite3.Connection,
+    entries: list[tuple[tuple[Any, ...], list[tuple[Any, ...]]]],
+    kind: str,
+    cause: str,
+    result: ApplyResult,
+) -> list[tuple[Any, ...]]:
+    """Write the rows (and their discrepancies); one that cannot be stored costs only itself."""
+    try:
+        # No savepoint on the fast path (it costs a statement journal): rows
+        # written before a failing one are upserted again, unchanged, below.
+        conn.executemany(_INSERT, [row for row, _ in entries])
+    except _ROW_FAILURES:
+        pass
+    else:
+        for _, notes in entries:
+            for note in notes:
+                log_discrepancy(conn, *note)
+        return [row for row, _ in entries]
+    stored: list[tuple[Any, ...]] = []
+    for row, notes in entries:
+        conn.execute("SAVEPOINT apply_item")
+        try:
+            conn.execute(_INSERT, row)
+            for note in notes:
+                log_discrepancy(conn, *note)
+        except _ROW_FAILURES as exc:
+            conn.execute("ROLLBACK TO apply_item")
+            conn.execute("RELEASE apply_item")
+            failed = MalformedItem(kind, row[I_ID], "(row)", f"could not be stored: {exc}")
+            note_problem(conn, kind, row[I_ID], "(row)", None, failed.problem, cause)
+            result.skipped.append(failed)
+            continue
+        conn.execute("RELEASE apply_item")
+        stored.append(row)
+    return stored
+
+
+def _refuse(
+    conn: sqlite3.Connection,
+    exc: MalformedItem,
+    existing: dict[int, tuple[Any, str, Any]],
+    cause: str,
+    trusted_until: str | None,
+    force: bool,
+    result: ApplyResult,
+) -> None:
+    """A copy that cannot be stored: named, and its item taken off sale until a good one."""
+    old = existing.get(exc.object_id) if type(exc.object_id) is int else None
+    if (
+        old is not None and exc.modified is not None and exc.modified < old[1]
+        and not force and not _after(old[1], trusted_until)
+    ):  # fmt: skip
+        result.stale += 1  # an older copy, broken or not, changes nothing
+        return
+    note_problem(conn, exc.kind, exc.object_id, exc.field, exc.value, exc.problem, cause)
+    result.skipped.append(exc)
+
+
+def _replaced(typ: str, row: tuple[Any, ...], cause: str) -> list[tuple[Any, ...]]:
+    """Discrepancies naming the fields where invalid UTF-8 was replaced (U+FFFD)."""
+    notes: list[tuple[Any, ...]] = []
+    obj = msgspec.json.decode(row[I_RAW])
+    for key, value in obj.items() if isinstance(obj, dict) else ():
+        text = value if isinstance(value, str) else msgspec.json.encode(value).decode()
+        if _REPLACED in text:
+            shown = text if len(text) <= 43 else text[:40] + "..."
+            log.warning("%s %s: field %r held invalid UTF-8 (shown as U+FFFD): %r",
+                        typ, row[I_ID], key, shown)  # fmt: skip
+            notes.append((typ, row[I_ID], key, None, shown,
+                          f"{cause}: the store sent invalid UTF-8, shown as U+FFFD"))  # fmt: skip
+    return notes
 
 
 def _unlist_missing_variations(conn: sqlite3.Connection, children: dict[int, list[int]]) -> None:
@@ -246,12 +367,12 @@ def refresh_variation_sellable(
     """Recompute ``sellable`` of the given variations and of all variations of the given parents."""
     if variation_ids:
         conn.execute(
-            _VARIATION_SELLABLE.format(where="id IN (SELECT value FROM json_each(?))"),
+            VARIATION_SELLABLE.format(where="id IN (SELECT value FROM json_each(?))"),
             (msgspec.json.encode(list(variation_ids)).decode(),),
         )
     if parent_ids:
         conn.execute(
-            _VARIATION_SELLABLE.format(where="parent_id IN (SELECT value FROM json_each(?))"),
+            VARIATION_SELLABLE.format(where="parent_id IN (SELECT value FROM json_each(?))"),
             (msgspec.json.encode(list(parent_ids)).decode(),),
         )
 
@@ -278,6 +399,7 @@ def delete_items(conn: sqlite3.Connection, ids: Iterable[int], cause: str) -> li
         log_discrepancy(conn, kind, iid, "existence", row[1], "deleted", cause)
         conn.execute("DELETE FROM products WHERE id = ?", (iid,))
         removed.append(iid)
+    clear_problems(conn, removed)
     return removed
 
 

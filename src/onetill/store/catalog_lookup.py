@@ -20,10 +20,15 @@ __all__ = [
     "find_by_sku",
     "get_item",
     "lookup",
+    "resolve_code",
     "search",
 ]
 
-_WORD = re.compile(r"\w+")
+# What FTS5's unicode61 tokenizer keeps as one token: letters and digits (not "_",
+# which \w would take: "0_0" is two tokens there, a phrase query detail=none refuses).
+_WORD = re.compile(r"[^\W_]+")
+_PLAIN_ID = re.compile(r"[0-9]{1,19}", re.ASCII)
+_MAX_ID = 2**63 - 1  # SQLite's INTEGER
 
 
 class CatalogItem(msgspec.Struct, frozen=True):
@@ -112,14 +117,37 @@ def find_by_barcode(conn: sqlite3.Connection, code: str) -> CatalogItem | None:
     return find_by_sku(conn, code)
 
 
+def resolve_code(conn: sqlite3.Connection, code: str) -> int | None:
+    """The one reading of a code, everywhere (the till, ``sell``, ``product``): a barcode
+    (GTIN/UPC/EAN/ISBN, else SKU, else meta), then a SKU, then a WooCommerce id.
+
+    Scanning is what a till does most, so a code that is some item's barcode
+    or SKU means that item even when it also reads as another item's id. An
+    id is plain ASCII digits within SQLite's range (``²`` or 24 digits are
+    not ids). A sellable match comes first.
+    """
+    code = code.strip()
+    if not code:
+        return None
+    for column in ("barcode", "sku"):
+        row = conn.execute(
+            f"SELECT id FROM products WHERE {column} = ? AND {column} != ''"
+            " ORDER BY sellable DESC, status = 'deleted', id LIMIT 1",
+            (code,),
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+    if _PLAIN_ID.fullmatch(code) and 0 < int(code) <= _MAX_ID:
+        row = conn.execute("SELECT id FROM products WHERE id = ?", (int(code),)).fetchone()
+        if row is not None:
+            return int(row[0])
+    return None
+
+
 def lookup(conn: sqlite3.Connection, text: str) -> CatalogItem | None:
-    """What a cashier or ``onetill product`` means by ``text``: an id, a SKU or a barcode."""
-    text = text.strip()
-    if text.isdigit():
-        found = get_item(conn, int(text))
-        if found is not None:
-            return found
-    return find_by_barcode(conn, text)
+    """What a cashier or ``onetill product`` means by ``text`` (see ``resolve_code``)."""
+    found = resolve_code(conn, text)
+    return None if found is None else get_item(conn, found)
 
 
 def _fts_query(text: str) -> str:
@@ -137,6 +165,7 @@ def search(conn: sqlite3.Connection, text: str, limit: int = 20) -> list[Catalog
     query = _fts_query(text)
     if not query or limit <= 0:
         return []
+    limit = min(limit, 1000)
     cols = ", ".join(f"x.{f}" for f in CatalogItem.__struct_fields__)
     # Filter on sellable while walking the matches, so drafts and parents that
     # match first can never crowd sellable items out of the first `limit`.

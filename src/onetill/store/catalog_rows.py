@@ -2,8 +2,11 @@
 
 The check is hand-written (not a schema library) because the initial sync
 converts tens of thousands of objects and must stay above 20,000 per second.
-A malformed object raises ``MalformedItem`` naming its id and the field, so
-the caller can skip it and go on; nothing about it is written.
+A malformed object raises ``MalformedItem`` naming its id, the field and the
+value (cut short), so the caller can skip it and go on; nothing of it is
+written. Integers must fit SQLite's 64 bits (ids) or be a count a till can
+hold (stock): a store answering ``stock_quantity: 2**63`` must cost one
+item, not an ``OverflowError`` that drops the page.
 
 WooCommerce facts relied on: money fields are decimal *strings* (``""`` when
 unset); ``manage_stock`` is ``true``, ``false`` or (variations) ``"parent"``;
@@ -20,6 +23,8 @@ from typing import Any
 import msgspec
 
 __all__ = [
+    "MAX_ID",
+    "MAX_STOCK",
     "ROW_COLUMNS",
     "SELLABLE_TYPES",
     "MalformedItem",
@@ -57,33 +62,51 @@ ROW_COLUMNS: tuple[str, ...] = (
 )
 # Positions the apply step reads back.
 I_ID, I_PARENT, I_TYPE, I_STATUS = 0, 1, 2, 3
-I_MANAGE, I_STORE_STOCK, I_MODIFIED, I_SELLABLE = 14, 15, 19, 21
+I_MANAGE, I_STORE_STOCK, I_MODIFIED, I_RAW = 14, 15, 19, 22
 
-_MONEY = re.compile(r"-?\d+(\.\d+)?\Z")
+_MONEY = re.compile(r"-?[0-9]+(\.[0-9]+)?\Z")
+MAX_ID = 2**63 - 1  # SQLite's INTEGER
+MAX_STOCK = 2**53 - 1  # far beyond any shelf; keeps till arithmetic exact
 _GMT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\Z")
 _encode = msgspec.json.Encoder().encode
 
 
 class MalformedItem(ValueError):
-    """An object from WooCommerce that cannot be stored; says which and why."""
+    """An object from WooCommerce that cannot be stored; says which and why.
 
-    def __init__(self, kind: str, object_id: object, field: str, problem: str) -> None:
+    ``value`` is what came, cut short (None when the field was missing);
+    ``modified`` the object's ``date_modified_gmt`` when it was readable.
+    """
+
+    def __init__(
+        self, kind: str, object_id: object, field: str, problem: str, value: str | None = None
+    ) -> None:
         self.kind = kind
         self.object_id = object_id
         self.field = field
         self.problem = problem
+        self.value = value
+        self.modified: str | None = None
         super().__init__(f"{kind} {object_id}: field {field!r} {problem}; item skipped")
 
 
 def _show(value: object) -> str:
-    text = repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**40:
+        text = f"{str(value)[:12]}...({len(str(value))} digits)"  # repr() of a huge int is slow
+    else:
+        text = repr(value) if not isinstance(value, list | dict) or len(value) < 50 else "[...]"
     return (text[:40] + "...") if len(text) > 43 else text
 
 
 def _bad(kind: str, oid: object, field: str, want: str, value: object) -> MalformedItem:
     if value is _MISSING:
         return MalformedItem(kind, oid, field, "is missing")
-    return MalformedItem(kind, oid, field, f"must be {want}, got {_show(value)}")
+    shown = _show(value)
+    return MalformedItem(kind, oid, field, f"must be {want}, got {shown}", shown)
+
+
+def _int(value: object, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
 
 
 _MISSING = object()
@@ -158,23 +181,43 @@ def item_row(
     of an old WooCommerce left it out. Raises ``MalformedItem``.
     """
     if type(obj) is not dict:
-        raise MalformedItem(kind, "?", "(object)", f"must be a JSON object, got {_show(obj)}")
+        raise MalformedItem(
+            kind, "?", "(object)", f"must be a JSON object, got {_show(obj)}", _show(obj)
+        )
+    try:
+        return _row(obj, kind, barcode_meta_key, parent_id)
+    except MalformedItem as exc:
+        modified = obj.get("date_modified_gmt")
+        if type(modified) is str and _GMT.match(modified):
+            exc.modified = modified
+        raise
+    except (ValueError, TypeError) as exc:
+        # Text no encoder takes (a lone surrogate from a lenient JSON decoder).
+        oid = obj.get("id")
+        shown = oid if _int(oid, 1, MAX_ID) else _show(oid)
+        raise MalformedItem(kind, shown, "(object)", f"cannot be stored: {exc}") from None
+
+
+def _row(
+    obj: dict[str, Any], kind: str, barcode_meta_key: str | None, parent_id: int | None
+) -> tuple[Any, ...]:
     oid = obj.get("id", _MISSING)
-    if type(oid) is not int or oid <= 0:
-        raise _bad(kind, "?", "id", "a positive integer", oid)
+    if not _int(oid, 1, MAX_ID):
+        shown = "?" if oid is _MISSING else _show(oid)
+        raise _bad(kind, shown, "id", "a positive integer (below 2**63)", oid)
     if kind == "variation":
         typ = _opt_str(obj, "type", kind, oid, "variation")
         if typ != "variation":
             raise _bad(kind, oid, "type", '"variation"', typ)
         parent = obj.get("parent_id", parent_id)
-        if type(parent) is not int or parent <= 0:
+        if not _int(parent, 1, MAX_ID):
             raise _bad(kind, oid, "parent_id", "a positive integer", parent)
     else:
         typ = _str(obj, "type", kind, oid)
         if typ == "variation":
             kind = "variation"
         parent = obj.get("parent_id", 0)
-        if type(parent) is not int or parent < 0:
+        if not _int(parent, 0, MAX_ID):
             raise _bad(kind, oid, "parent_id", "an integer", parent)
     status = _str(obj, "status", kind, oid)
     name = _str(obj, "name", kind, oid)
@@ -198,6 +241,8 @@ def item_row(
     stock = obj.get("stock_quantity", _MISSING)
     if stock is not None and type(stock) is not int:
         raise _bad(kind, oid, "stock_quantity", "an integer or null", stock)
+    if stock is not None and not -MAX_STOCK <= stock <= MAX_STOCK:
+        raise _bad(kind, oid, "stock_quantity", f"at most {MAX_STOCK} units either way", stock)
     stock_status = _str(obj, "stock_status", kind, oid)
     backorders = _opt_str(obj, "backorders", kind, oid, "no")
     cats = obj.get("categories") or []
@@ -206,7 +251,7 @@ def item_row(
     cat_ids: list[int] = []
     for cat in cats:
         cid = cat.get("id") if type(cat) is dict else None
-        if type(cid) is not int:
+        if type(cid) is not int or not 0 <= cid <= MAX_ID:
             raise _bad(kind, oid, "categories", "a list of {id: int}", cats)
         cat_ids.append(cid)
     modified = _gmt(obj, "date_modified_gmt", kind, oid, True)

@@ -9,6 +9,7 @@ transaction; readers never block writers (WAL).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ class Database:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        _private(self.path)
         self.conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
         )
@@ -67,6 +69,28 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _private(path: Path) -> None:
+    """Create the file 0600 (SQLite gives ``-wal``/``-shm`` the database's mode), and take
+    group/other access away from an existing one and its companions: it holds every sale."""
+    # Never open (and close) a descriptor on a database that exists: closing
+    # any descriptor of a file drops every POSIX lock this process holds on it,
+    # the locks of its other connections included (the till screen and the
+    # engine share a process), and SQLite's WAL then breaks: another process
+    # checkpoints under us and this one reads a stale copy. Create only.
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # e.g. a read-only place; sqlite3 reports it clearly
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if name.stat().st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except OSError:
+            continue
 
 
 def open_database(home: Path) -> Database:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from onetill.store import schema_catalog, schema_engine, schema_orders, schema_payments
+from onetill.store import (
+    schema_catalog,
+    schema_engine,
+    schema_orders,
+    schema_payments,
+    schema_problems,
+)
 
 __all__ = ["MIGRATIONS"]
 
@@ -12,4 +18,5 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0003_engine", schema_engine.STATEMENTS),
     ("0004_stripe_payments", schema_payments.STATEMENTS),
     ("0005_order_store_copies", schema_orders.STORE_COPIES),
+    ("0006_catalog_problems", schema_problems.STATEMENTS),
 ]

@@ -5,7 +5,10 @@ webhook), so polling cannot see it; listing every id with ``_fields=id``
 costs about 11 KB per 100 products. Trashed products are listed separately
 (``status=trash``): trash is not deletion. Pages shift when items are
 deleted during the listing, so an id missing from the listing is asked for
-again by ``include=`` before the till forgets it.
+again by ``include=`` before the till forgets it. A listed id that is not
+a positive integer (a broken plugin) is named in the discrepancy log and
+``catalog_problems``, and makes the audit delete nothing this time: the
+listing cannot say which item it stands for.
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ import msgspec
 from onetill.store import Database
 from onetill.store import settings as store_settings
 from onetill.store.catalog import all_item_ids, apply_items, delete_items
+from onetill.store.catalog_problems import clear_id_problems, note_problem
+from onetill.store.catalog_rows import MAX_ID
 from onetill.store.sync_state import set_state
 from onetill.sync.delta import SyncReport, earliest, guarded, pages_of, record_success
-from onetill.woo import WooClient, format_gmt_cursor
+from onetill.woo import Page, WooClient, format_gmt_cursor
 from onetill.woo.errors import NoRouteError
+from onetill.woo.store_clock import StoreClock
 
 __all__ = ["AUDIT_AT", "AUDIT_CAUSE", "audit_ids"]
 
@@ -29,6 +35,21 @@ log = logging.getLogger("onetill.sync")
 
 AUDIT_AT = "audit.last_at"
 AUDIT_CAUSE = "audit: not in the store any more (force-deleted)"
+AUDIT_LISTING = "audit: id listing"
+
+
+def _id(obj: object, unreadable: list[str]) -> int | None:
+    """The id of one listed item, or None (kept in ``unreadable``, shown cut short)."""
+    value = obj.get("id") if isinstance(obj, dict) else obj
+    if type(value) is int and 0 < value <= MAX_ID:
+        return value
+    text = repr(value)
+    unreadable.append(text if len(text) <= 43 else text[:40] + "...")
+    return None
+
+
+def _ids(pages: list[Page], unreadable: list[str]) -> set[int]:
+    return {i for p in pages for o in p.items if (i := _id(o, unreadable)) is not None}
 
 
 async def audit_ids(
@@ -54,20 +75,24 @@ async def audit_ids(
             pages_of(client, "products", {**by_id, "status": "trash"}, fields=["id", "type"]),
         )
         began = earliest([p.server_time for p in listed[:1] + trashed[:1]])
-        live = {o["id"] for p in listed for o in p.items if isinstance(o, dict)}
-        products = live | {o["id"] for p in trashed for o in p.items if isinstance(o, dict)}
+        unreadable: list[str] = []
+        live = _ids(listed, unreadable)
+        products = live | _ids(trashed, unreadable)
         variable = sorted(
             o["id"]
             for p in listed
             for o in p.items
-            if isinstance(o, dict) and o.get("type") == "variable"
+            if isinstance(o, dict) and o.get("type") == "variable" and o.get("id") in live
         )
         variations: dict[int, int] = {}  # id -> parent
         if global_variations:
             try:
                 pages = await pages_of(client, "variations", by_id, fields=["id", "parent_id"])
                 for page in pages:
-                    variations.update((o["id"], o.get("parent_id", 0)) for o in page.items)
+                    for o in page.items:
+                        if _id(o, unreadable) is not None:
+                            parent = o.get("parent_id", 0)
+                            variations[o["id"]] = parent if type(parent) is int else 0
             except NoRouteError:
                 global_variations = False
         if not global_variations:
@@ -75,7 +100,8 @@ async def audit_ids(
                 for page in await pages_of(
                     client, f"products/{parent}/variations", {}, fields=["id"]
                 ):
-                    variations.update((o["id"], parent) for o in page.items)
+                    variations.update((o["id"], parent) for o in page.items
+                                      if _id(o, unreadable) is not None)
         with db.lock:
             local_products = all_item_ids(db.conn, variations=False)
             local_variations = all_item_ids(db.conn, variations=True)
@@ -84,6 +110,15 @@ async def audit_ids(
         await _fetch_missing(client, db, missing_products, missing_variations, variations,
                              global_variations, barcode_meta_key, report)  # fmt: skip
         gone = (local_products - products) | (local_variations - set(variations))
+        with db.write() as conn:
+            clear_id_problems(conn, unreadable)
+            for value in unreadable:
+                note_problem(conn, "product", value, "id", value,
+                             "must be a positive integer", AUDIT_LISTING)  # fmt: skip
+        if unreadable:
+            log.warning("the store listed %d item(s) without a usable id: the audit removes "
+                        "nothing this time", len(unreadable))  # fmt: skip
+            gone = set()
         if gone:
             # Pages shift when something is deleted while we list: an item can slip
             # between two pages unseen. Ask for the missing ones by id before deleting.
@@ -139,7 +174,8 @@ async def _still_there(
         params = {"include": ",".join(map(str, chunk)), "_fields": "id", "per_page": 100, **extra}
         response = await client.get(path, params)
         if isinstance(response.data, list):
-            found.update(o["id"] for o in response.data if isinstance(o, dict) and "id" in o)
+            found.update(o["id"] for o in response.data
+                         if isinstance(o, dict) and type(o.get("id")) is int)  # fmt: skip
     return found & ids
 
 
@@ -170,14 +206,16 @@ async def _fetch_missing(
                 (f"products/{pid}/variations", vids[start : start + 100], "variation", pid)
                 for start in range(0, len(vids), 100)
             ]
+    clock = StoreClock()
     for path, ids, kind, parent in jobs:
         include = ",".join(map(str, ids))
         response = await client.get(path, {"include": include, "per_page": 100})
         items = response.data if isinstance(response.data, list) else []
+        clock.observe(response.server_time)
         with db.write() as conn:
             result = apply_items(
                 conn, items, kind=kind, cause="audit: missing on the till",
-                barcode_meta_key=meta_key, parent_id=parent,
+                barcode_meta_key=meta_key, parent_id=parent, trusted_until=clock.trusted_until(),
             )  # fmt: skip
         report.applied += result.applied
         report.skipped += len(result.skipped)

@@ -18,6 +18,10 @@ How it works (DESIGN.md, "Sync protocol"):
   shrank while it was paged (a later page's ``X-WP-Total`` below the
   first's), and a ``full`` one end with an ID audit, which fetches anything
   a deletion shifted past and drops what the store deleted for good.
+* A ``full`` pull takes the store's copy of every item whatever its date
+  (logging any it sets back): it repairs a till holding copies dated by a
+  store clock that was ahead. Otherwise a stored date after the store's
+  clock (``store_clock.py``) guards nothing.
 
 ``delta_sync`` (``sync/delta.py``) and ``audit_ids`` (``sync/audit.py``)
 are re-exported here.
@@ -39,7 +43,7 @@ import msgspec
 
 from onetill.store import Database
 from onetill.store import settings as store_settings
-from onetill.store.catalog import apply_items
+from onetill.store.catalog import VARIATION_SELLABLE, apply_items
 from onetill.store.sync_state import delete_prefix, get_json, get_state, set_json, set_state
 from onetill.sync.audit import audit_ids
 from onetill.sync.delta import (
@@ -55,6 +59,7 @@ from onetill.sync.delta import (
 from onetill.sync.progress import ProgressBoard, ProgressListener
 from onetill.woo import Page, WooClient, format_gmt_cursor, parse_gmt
 from onetill.woo.errors import NoRouteError
+from onetill.woo.store_clock import StoreClock
 
 __all__ = ["SyncReport", "audit_ids", "delta_sync", "initial_sync", "needs_initial_sync"]
 
@@ -77,8 +82,19 @@ def needs_initial_sync(db: Database) -> bool:
 class _Run:
     """State shared by the concurrent parts of one initial sync."""
 
-    def __init__(self, client: WooClient, db: Database, board: ProgressBoard, meta_key: str | None):
+    def __init__(
+        self,
+        client: WooClient,
+        db: Database,
+        board: ProgressBoard,
+        meta_key: str | None,
+        full: bool = False,
+    ):
         self.client = client
+        # A full pull takes the store's copy whatever its date: it is what
+        # repairs a till that holds copies dated by a store clock that was ahead.
+        self.full = full
+        self.clock = StoreClock()
         self.db = db
         self.board = board
         self.meta_key = meta_key
@@ -135,10 +151,13 @@ class _Run:
             if first_total is None:
                 first_total = page.total  # always read before the others
             shrank = shrank or page.total < first_total
+            self.clock.observe(page.server_time)
             with self.db.write() as conn:
                 result = apply_items(
-                    conn, page.items, kind=kind, cause=INITIAL_CAUSE, barcode_meta_key=self.meta_key
-                )
+                    conn, page.items, kind=kind, cause=INITIAL_CAUSE,
+                    barcode_meta_key=self.meta_key, trusted_until=self.clock.trusted_until(),
+                    force=self.full,
+                )  # fmt: skip
                 done_pages.add(page.number)
                 set_json(conn, key, sorted(done_pages))
                 self.note_time(conn, page.server_time, [page])
@@ -195,10 +214,12 @@ class _Run:
                 async for page in self.client.paginate(path, {"orderby": "id", "order": "asc"}):
                     objects += page.items
                     server_time = server_time or page.server_time
+                    self.clock.observe(page.server_time)
             with self.db.write() as conn:
                 result = apply_items(
                     conn, objects, kind="variation", cause=INITIAL_CAUSE,
                     barcode_meta_key=self.meta_key, parent_id=parent,
+                    trusted_until=self.clock.trusted_until(), force=self.full,
                 )  # fmt: skip
                 done.add(parent)
                 set_json(conn, "initial.parents_done", sorted(done))
@@ -277,7 +298,7 @@ async def initial_sync(
     and the next call resumes.
     """
     board = ProgressBoard(*([progress] if progress else []))
-    run = _Run(client, db, board, barcode_meta_key)
+    run = _Run(client, db, board, barcode_meta_key, full=full)
     if full:
         with db.write() as conn:
             delete_prefix(conn, "initial.")
@@ -305,11 +326,7 @@ async def initial_sync(
             await run.variations_per_parent(parent_concurrency)
         with db.write() as conn:
             # Variations applied before their parent could not see its status.
-            conn.execute(
-                "UPDATE products SET sellable = (purchasable = 1 AND status = 'publish' AND"
-                " COALESCE((SELECT p.status FROM products p WHERE p.id = products.parent_id), '')"
-                " = 'publish') WHERE type = 'variation'"
-            )
+            conn.execute(VARIATION_SELLABLE.format(where="1"))
         if run.resumed or run.shifted or full:
             # A resumed or shifted pull may have lost items between pages; a
             # full one is asked for as an exact copy, and force deletes leave

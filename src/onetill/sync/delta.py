@@ -46,6 +46,7 @@ from onetill.store.sync_state import get_state, set_state
 from onetill.sync.stock import order_item_ids, refresh_stock
 from onetill.woo import Page, WooClient, format_gmt_cursor, parse_gmt
 from onetill.woo.errors import NoRouteError, TransportError, WooError
+from onetill.woo.store_clock import StoreClock
 
 __all__ = [
     "CURSOR",
@@ -226,7 +227,15 @@ async def delta_sync(
             pages_of(client, "orders", window, fields=["id", "line_items"]),
         )
         report.requests = len(changed) + len(trashed) + len(orders)
+        clock = StoreClock()
+        clock.observe_pages(changed + trashed + orders)
         poll_time = earliest([p.server_time for p in (changed[:1] + trashed[:1] + orders[:1])])
+        if poll_time is not None and poll_time < parse_gmt(cursor) - timedelta(seconds=overlap_s):
+            log.warning(
+                "the store's clock is %.0f s behind the last poll's (set back?): edits made "
+                "between the change and now may not be read; `onetill sync --full` reads all",
+                (parse_gmt(cursor) - poll_time).total_seconds(),
+            )
         if poll_time is None:
             # No Date header at all: never later than the old cursor's successor.
             fallback = dateless_cursor(newest_modified(changed + trashed), began)
@@ -246,6 +255,7 @@ async def delta_sync(
                 pages_of(client, "products", window),
                 pages_of(client, "products", {**window, "status": "trash"}),
             )
+            clock.observe_pages(changed + trashed)
             report.requests += len(changed) + len(trashed)
             passes.append(changed + trashed)
         seen: set[int] = set()
@@ -254,7 +264,7 @@ async def delta_sync(
             with db.write() as conn:
                 result = apply_items(
                     conn, page.items, kind="product", cause=DELTA_CAUSE,
-                    barcode_meta_key=barcode_meta_key,
+                    barcode_meta_key=barcode_meta_key, trusted_until=clock.trusted_until(),
                 )  # fmt: skip
             report.applied += result.applied
             report.skipped += len(result.skipped)
@@ -263,14 +273,14 @@ async def delta_sync(
         if parents:
             asked, settled = await _variations_of(
                 client, db, sorted(set(parents)), window, global_variations, barcode_meta_key,
-                report, seen,
+                report, seen, clock,
             )  # fmt: skip
             report.requests += asked
             if not settled:
                 log.warning("the variation listing kept changing while paged; re-read next poll")
                 poll_time = None
         report.requests += await _scheduled_due(
-            client, db, poll_time or parse_gmt(cursor), barcode_meta_key, report, seen
+            client, db, poll_time or parse_gmt(cursor), barcode_meta_key, report, seen, clock
         )
         sold = {
             iid
@@ -301,6 +311,7 @@ async def _scheduled_due(
     meta_key: str | None,
     report: SyncReport,
     seen: set[int],
+    clock: StoreClock,
 ) -> int:
     """Re-read scheduled ("future") products whose publish time has come; returns requests.
 
@@ -316,10 +327,12 @@ async def _scheduled_due(
             "products", {"include": ",".join(map(str, chunk)), "per_page": 100}
         )
         items = response.data if isinstance(response.data, list) else []
+        clock.observe(response.server_time)
         with db.write() as conn:
             result = apply_items(
-                conn, items, kind="product", cause=DELTA_CAUSE, barcode_meta_key=meta_key
-            )
+                conn, items, kind="product", cause=DELTA_CAUSE, barcode_meta_key=meta_key,
+                trusted_until=clock.trusted_until(),
+            )  # fmt: skip
         report.applied += result.applied
         report.skipped += len(result.skipped)
         seen.update(result.ids)
@@ -335,6 +348,7 @@ async def _variations_of(
     meta_key: str | None,
     report: SyncReport,
     seen: set[int],
+    clock: StoreClock,
 ) -> tuple[int, bool]:
     """Re-read the variations of changed variable parents (``window``: the
     products query's ``modified_after`` window).
@@ -372,11 +386,12 @@ async def _variations_of(
 
         for found in await asyncio.gather(*(one(p) for p in parents)):
             pages += found
+    clock.observe_pages(page for page, _ in pages)
     for page, parent in pages:
         with db.write() as conn:
             result = apply_items(
                 conn, page.items, kind="variation", cause=DELTA_CAUSE, barcode_meta_key=meta_key,
-                parent_id=parent,
+                parent_id=parent, trusted_until=clock.trusted_until(),
             )  # fmt: skip
         report.applied += result.applied
         report.skipped += len(result.skipped)

@@ -30,7 +30,7 @@ from typing import Any
 
 from onetill.sync.outbox_payload import META_UUID, meta_value
 from onetill.woo import WooClient, format_gmt_cursor
-from onetill.woo.errors import NoRouteError, PayloadError
+from onetill.woo.errors import NoRouteError, UnreadableAnswerError
 
 __all__ = ["LOOKUP_FIELDS", "PLUGIN_NAMESPACE", "lookup_many"]
 
@@ -122,7 +122,7 @@ async def _plugin_lookup(
     )
     if not isinstance(response.data, list):
         # "Not found" leads to a resend: only a well-formed answer may say it.
-        raise PayloadError(
+        raise UnreadableAnswerError(
             f"the plugin's order lookup answered {str(response.data)[:120]!r}, not a list"
         )
     out: dict[str, dict[str, Any]] = {}

@@ -30,8 +30,8 @@ from onetill.woo import WooClient
 from onetill.woo.backoff import Backoff
 from onetill.woo.errors import (
     AmbiguousWriteError,
-    PayloadError,
     ResponseError,
+    UnreadableAnswerError,
     WooAPIError,
     WooError,
 )
@@ -220,7 +220,9 @@ def batch_results(data: Any, expected: int) -> list[tuple[dict[str, Any] | None,
     """
     created = data.get("create") if isinstance(data, dict) else None
     if not isinstance(created, list):
-        raise PayloadError(f"orders/batch answered without a create list: {str(data)[:120]!r}")
+        raise UnreadableAnswerError(
+            f"orders/batch answered without a create list: {str(data)[:120]!r}"
+        )
     out: list[tuple[dict[str, Any] | None, WooError | None]] = []
     for answer in created[:expected]:
         error = answer.get("error") if isinstance(answer, dict) else None

@@ -18,11 +18,14 @@ from typing import Any
 
 from onetill.store import Database
 from onetill.store.catalog import stock_holder
+from onetill.store.catalog_problems import note_problem
+from onetill.store.catalog_rows import MAX_ID, MAX_STOCK
 from onetill.store.discrepancies import log_discrepancy
 from onetill.store.orders import unsent_quantities
 from onetill.store.own_sales import explained, in_flight_units
 from onetill.woo import WooClient
 from onetill.woo.errors import NoRouteError
+from onetill.woo.store_clock import StoreClock
 
 __all__ = ["STOCK_FIELDS", "apply_stock", "order_item_ids", "refresh_stock"]
 
@@ -67,23 +70,25 @@ async def refresh_stock(
         if row[2] == "parent":
             products.add(row[1])
     objects: list[Any] = []
+    clock = StoreClock()
     for chunk in _chunks(sorted(products)):
-        objects += await _get_list(client, "products", chunk)
+        objects += await _get_list(client, "products", chunk, clock)
     var_ids = sorted(v for vs in variations.values() for v in vs)
     if var_ids:
         if global_variations:
             try:
                 for chunk in _chunks(var_ids):
-                    objects += await _get_list(client, "variations", chunk)
+                    objects += await _get_list(client, "variations", chunk, clock)
             except NoRouteError:
                 global_variations = False
         if not global_variations:
             for parent, vs in sorted(variations.items()):
                 for chunk in _chunks(sorted(vs)):
-                    found = await _get_list(client, f"products/{parent}/variations", chunk)
+                    path = f"products/{parent}/variations"
+                    found = await _get_list(client, path, chunk, clock)
                     objects += [{"parent_id": parent, **o} for o in found if isinstance(o, dict)]
     with db.write() as conn:
-        return apply_stock(conn, objects, cause)
+        return apply_stock(conn, objects, cause, trusted_until=clock.trusted_until())
 
 
 def order_item_ids(order: dict[str, Any]) -> list[int]:
@@ -95,28 +100,36 @@ def order_item_ids(order: dict[str, Any]) -> list[int]:
             continue
         for key in ("product_id", "variation_id"):
             value = line.get(key)
-            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            if type(value) is int and 0 < value <= MAX_ID:
                 ids.add(value)
     return sorted(ids)
 
 
-async def _get_list(client: WooClient, path: str, ids: list[int]) -> list[Any]:
+async def _get_list(client: WooClient, path: str, ids: list[int], clock: StoreClock) -> list[Any]:
     params = {"include": _comma(ids), "_fields": STOCK_FIELDS, "per_page": _CHUNK}
     response = await client.get(path, params)
+    clock.observe(response.server_time)
     return response.data if isinstance(response.data, list) else []
 
 
 def apply_stock(
-    conn: sqlite3.Connection, objects: Iterable[Any], cause: str
+    conn: sqlite3.Connection,
+    objects: Iterable[Any],
+    cause: str,
+    *,
+    trusted_until: str | None = None,
 ) -> dict[int, int | None]:
     """Store the stock fields of ``objects`` (trimmed product/variation JSON); call in a write.
 
     An answer older than the stored row (by ``date_modified_gmt``) is
-    ignored; unknown ids are ignored (the delta sync brings them whole).
+    ignored, unless the stored date lies after ``trusted_until`` (a store
+    clock that was ahead wrote it); unknown ids are ignored (the delta sync
+    brings them whole). An answer with unusable stock fields is named and
+    takes its item off sale (``catalog_problems``).
     """
     rows: dict[int, tuple[Any, ...]] = {}
     for obj in objects:
-        parsed = _stock_fields(obj)
+        parsed = _stock_fields(conn, obj, cause)
         if parsed is not None:
             rows[parsed[0]] = parsed
     if not rows:
@@ -136,7 +149,10 @@ def apply_stock(
     parents: list[int] = []
     for iid, (_, manage, store_stock, stock_status, modified) in rows.items():
         old = existing.get(iid)
-        if old is None or (modified is not None and modified < old[3]):
+        if old is None:
+            continue
+        future = trusted_until is not None and old[3] > trusted_until
+        if modified is not None and modified < old[3] and not future:
             continue
         typ, parent, old_local, old_store = old[0], old[1], old[2], old[4]
         holder = stock_holder(iid, parent, manage)
@@ -175,11 +191,13 @@ def apply_stock(
     return out
 
 
-def _stock_fields(obj: Any) -> tuple[int, str, int | None, str, str | None] | None:
-    """The stock fields of one trimmed object, or None (logged) when they are malformed."""
+def _stock_fields(
+    conn: sqlite3.Connection, obj: Any, cause: str
+) -> tuple[int, str, int | None, str, str | None] | None:
+    """The stock fields of one trimmed object, or None (named) when they are malformed."""
     iid = obj.get("id") if isinstance(obj, dict) else None
-    if type(iid) is not int:
-        log.error("stock answer without an integer id (%.60r); skipped", obj)
+    if type(iid) is not int or not 0 < iid <= MAX_ID:
+        log.error("stock answer without a usable id (%.60r); skipped", obj)
         return None
     manage, stock = obj.get("manage_stock"), obj.get("stock_quantity")
     status, modified = obj.get("stock_status"), obj.get("date_modified_gmt")
@@ -189,12 +207,16 @@ def _stock_fields(obj: Any) -> tuple[int, str, int | None, str, str | None] | No
     problem = None
     if manage_text is None:
         problem = ("manage_stock", manage)
-    elif stock is not None and type(stock) is not int:
+    elif stock is not None and (type(stock) is not int or abs(stock) > MAX_STOCK):
         problem = ("stock_quantity", stock)
     elif type(status) is not str:
         problem = ("stock_status", status)
     if problem is not None:
-        log.error("item %s: field %r has an unexpected value %.40r; stock not taken", iid, *problem)
+        field, value = problem
+        text = repr(value) if not isinstance(value, int) or abs(value) < 10**40 else "(huge)"
+        kind = "variation" if obj.get("type") == "variation" else "product"
+        note_problem(conn, kind, iid, field, text[:40], f"has an unusable value {text[:40]}",
+                     cause)  # fmt: skip
         return None
     assert manage_text is not None
     return iid, manage_text, stock, str(status), modified if type(modified) is str else None

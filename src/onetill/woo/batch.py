@@ -22,11 +22,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from onetill.woo.errors import AmbiguousWriteError, PayloadError, WooAPIError
+from onetill.woo.errors import (
+    AmbiguousWriteError,
+    PayloadError,
+    UnreadableAnswerError,
+    WooAPIError,
+)
 from onetill.woo.models import OrderCreate, ProductUpdate, decode, encode
 
 if TYPE_CHECKING:
-    from onetill.woo.client import WooClient
+    from onetill.woo.requester import Requester
 
 __all__ = ["BatchItem", "BatchResult", "batch", "plan_chunks"]
 
@@ -114,7 +119,7 @@ def plan_chunks(
 
 
 async def batch(
-    client: WooClient,
+    client: Requester,
     path: str,
     *,
     create: Iterable[Any] = (),
@@ -151,7 +156,7 @@ async def batch(
         result.requests += 1
         try:
             _collect(result, planned, response.data, what)
-        except PayloadError as exc:
+        except UnreadableAnswerError as exc:
             # The request went through: its items may all have been applied.
             raise AmbiguousWriteError(
                 f"POST {what} answered HTTP {response.status} but the answer does not account "
@@ -164,7 +169,9 @@ async def batch(
 
 def _collect(result: BatchResult, planned: list[tuple[Op, int, Any]], data: Any, what: str) -> None:
     if not isinstance(data, dict):
-        raise PayloadError(f"{what}: expected an object with create/update/delete, got {data!r}")
+        raise UnreadableAnswerError(
+            f"{what}: expected an object with create/update/delete, got {str(data)[:120]!r}"
+        )
     answers = {op: list(data.get(op) or []) for op in ("create", "update", "delete")}
     positions = {"create": 0, "update": 0, "delete": 0}
     targets = {"create": result.created, "update": result.updated, "delete": result.deleted}
@@ -174,7 +181,7 @@ def _collect(result: BatchResult, planned: list[tuple[Op, int, Any]], data: Any,
         positions[op] += 1
         answer = answer_list[position] if position < len(answer_list) else None
         if not isinstance(answer, dict):
-            raise PayloadError(f"{what}: the store gave no answer for {op}[{index}]")
+            raise UnreadableAnswerError(f"{what}: the store gave no answer for {op}[{index}]")
         raw_id = answer.get("id")
         item_id = raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) else None
         error = answer.get("error")

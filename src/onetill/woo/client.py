@@ -52,6 +52,7 @@ from onetill.woo.outcome import Outcome, classify, is_transient_status
 from onetill.woo.params import encode_params, merge_query
 from onetill.woo.redact import Redactor, install_log_filter, mask_key, safe_url
 from onetill.woo.responses import WooResponse, decode_json, error_from_response
+from onetill.woo.store_clock import StoreClock
 
 if TYPE_CHECKING:
     from onetill.woo.batch import BatchResult
@@ -61,8 +62,6 @@ if TYPE_CHECKING:
 __all__ = ["WooClient"]
 
 CLOCK_SKEW_THRESHOLD_S = 60.0
-# A Date this much behind the store time already known is taken as rounding.
-DATE_ROUNDING_S = 2.0
 
 # httpx2 logs every request's full URL at INFO: keys in the query (https
 # with --auth-in-query) or oauth_* must not reach a log.
@@ -160,8 +159,9 @@ class WooClient:
         self.clock_skew_s: float | None = None
         #: the till's clock error worth reporting: the skew when over 60 s, else 0
         self.clock_offset_s = 0.0
-        # (store time as epoch seconds, our monotonic clock) of the last Date heard
-        self._server_mark: tuple[float, float] | None = None
+        # The store's time from the Date headers heard (the till's one model of it).
+        self._store_clock = StoreClock(monotonic)
+        self._last_date: float | None = None  # the last Date heard (epoch seconds)
 
     def __repr__(self) -> str:
         return f"WooClient(url={self.url!r}, key={mask_key(self.key)!r}, auth={self.auth_mode!r})"
@@ -347,36 +347,28 @@ class WooClient:
         stamp = server.timestamp()
         skew = stamp - local
         self.clock_skew_s = skew
-        known = self.server_now()
-        # Date has one-second resolution: a Date up to a couple of seconds
-        # behind what is already known is rounding, not the store's clock going
-        # back. Keeping the known time then makes the store's time never run
-        # backwards between answers (a due time just passed stays passed).
-        if known is None or not 0 < known.timestamp() - stamp < DATE_ROUNDING_S:
-            self._server_mark = (stamp, self._monotonic())
+        # Never runs back for Date's one-second rounding (a due time just
+        # passed stays passed); follows a store clock that was set back.
+        self._store_clock.observe(server)
+        self._last_date = stamp
         # Date has one-second resolution and includes latency: only correct
         # a clear error. WooCommerce allows +-15 minutes.
         self.clock_offset_s = round(skew) if abs(skew) > CLOCK_SKEW_THRESHOLD_S else 0.0
         return server
 
     def server_now(self) -> datetime | None:
-        """The store's clock now: the last ``Date`` heard, advanced by our monotonic clock.
+        """The store's clock now, from the ``Date`` headers heard (``StoreClock``).
 
         None until a ``Date`` was heard. A step of the till's clock (NTP
         correcting an RTC kept in local time, a person setting it) changes
         nothing here: ages and due times measured with it cannot jump.
         """
-        if self._server_mark is None:
-            return None
-        server, mark = self._server_mark
-        return datetime.fromtimestamp(server + (self._monotonic() - mark), UTC)
+        return self._store_clock.now()
 
     @property
     def last_heard_at(self) -> datetime | None:
         """The store's time (its ``Date``) of the last answer heard, if any."""
-        return None if self._server_mark is None else datetime.fromtimestamp(
-            self._server_mark[0], UTC
-        )
+        return None if self._last_date is None else datetime.fromtimestamp(self._last_date, UTC)
 
     def _signing_clock(self) -> float:
         # WooCommerce allows +-15 minutes around its own clock: sign with it.

@@ -5,7 +5,9 @@
   money strings become None where allowed, ``"NaN"``/``"INF"`` money is
   refused.
 * Errors name the model, the object's id, the field path and what was read
-  (``Product id=12 in GET products page 3: field 'regular_price' ...``).
+  (``Product id=12 in GET products page 3: field 'regular_price' ...``):
+  ``UnreadableAnswerError`` for the store's answers (read models),
+  ``PayloadError`` for our own payloads (write models).
 * Write models: money must be a finite decimal *string*; WooCommerce answers
   a JSON number with 400, and inside a batch it would not check at all.
 """
@@ -21,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from onetill.woo.errors import PayloadError
+from onetill.woo.errors import PayloadError, UnreadableAnswerError
 
 __all__ = ["check_money", "payload_error", "prepare_read"]
 
@@ -92,7 +94,7 @@ def prepare_read(model: type[Any], data: Any, what: str, object_id: Any) -> Any:
         elif value == "" and rule.blank_is_none:
             fixed[rule.key] = None
         elif rule.money and isinstance(value, str) and _non_finite(value):
-            raise PayloadError(
+            raise UnreadableAnswerError(
                 f"{_subject(model, object_id, what)}: field {rule.key!r}: "
                 f"money must be a finite amount, got {value!r}",
                 what=what,
@@ -116,7 +118,15 @@ def _non_finite(value: str) -> bool:
     return value.strip().lstrip("+-").lower() in _NON_FINITE
 
 
-def payload_error(model: type[Any], data: Any, what: str, exc: Exception) -> PayloadError:
+def payload_error(
+    model: type[Any],
+    data: Any,
+    what: str,
+    exc: Exception,
+    cls: type[PayloadError | UnreadableAnswerError] = PayloadError,
+) -> PayloadError | UnreadableAnswerError:
+    """The error naming field and id: ``PayloadError`` for our payloads,
+    ``UnreadableAnswerError`` for the store's answers."""
     text = str(exc)
     field: str | None = None
     if " - at `$" in text:
@@ -127,7 +137,7 @@ def payload_error(model: type[Any], data: Any, what: str, exc: Exception) -> Pay
         field = f"{field}.{unknown.group(1)}" if field else unknown.group(1)
     object_id = data.get("id") if isinstance(data, dict) else None
     location = f" field {field!r}" if field else ""
-    return PayloadError(
+    return cls(
         f"{_subject(model, object_id, what)}:{location} "
         f"{text[0].lower() + text[1:] if text else 'invalid'}",
         what=what,

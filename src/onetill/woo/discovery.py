@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from onetill.woo.errors import ResponseError, TransportError
 
 if TYPE_CHECKING:
-    from onetill.woo.client import WooClient
+    from onetill.woo.requester import Requester
 
 __all__ = ["PLUGIN_NAMESPACE", "Discovery", "discover", "timezone_name"]
 
@@ -72,7 +72,7 @@ def _offset(raw: Any) -> float:
         return 0.0
 
 
-async def discover(client: WooClient) -> Discovery:
+async def discover(client: Requester) -> Discovery:
     """Probe the store.
 
     Raises :class:`TransportError` when it cannot be reached at all, and
@@ -123,7 +123,7 @@ async def discover(client: WooClient) -> Discovery:
     )
 
 
-def _not_wordpress(client: WooClient, problem: str) -> Discovery:
+def _not_wordpress(client: Requester, problem: str) -> Discovery:
     return Discovery(
         url=client.url,
         wordpress=False,
@@ -138,7 +138,7 @@ def _not_wordpress(client: WooClient, problem: str) -> Discovery:
     )
 
 
-async def _diagnose(client: WooClient, exc: ResponseError) -> str:
+async def _diagnose(client: Requester, exc: ResponseError) -> str:
     """Why ``/wp-json/`` did not answer like WordPress."""
     if 300 <= exc.status < 400:
         return f"{exc.message}: {exc.hint}"
@@ -164,7 +164,7 @@ async def _diagnose(client: WooClient, exc: ResponseError) -> str:
     return f"/wp-json/ did not answer like WordPress: {exc.message}"
 
 
-async def _has_global_variations(client: WooClient) -> bool:
+async def _has_global_variations(client: Requester) -> bool:
     try:
         await client.get("variations", {"per_page": 1, "_fields": "id"})
     except ResponseError:
@@ -176,7 +176,7 @@ async def _has_global_variations(client: WooClient) -> bool:
     return True
 
 
-async def _wc_version(client: WooClient) -> str | None:
+async def _wc_version(client: Requester) -> str | None:
     try:
         response = await client.get("system_status", {"_fields": "environment"})
     except ResponseError:

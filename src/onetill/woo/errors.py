@@ -7,12 +7,18 @@
     ├── TransportError            no usable answer (connect refused, DNS, timeout on a read)
     │   └── CertificateError      TLS certificate not trusted (--ca-file / --insecure)
     ├── AmbiguousWriteError       a POST whose fate is unknown: it may have been applied
-    ├── PayloadError              a JSON payload that does not fit the typed model
+    ├── PayloadError              OUR payload is invalid (a write model, a batch item): never sent
+    ├── UnreadableAnswerError     the STORE's 2xx answer does not fit what the API promises
     └── ResponseError             the server answered with a non-2xx status
         ├── NotJSONError          ...and a body that is not JSON (HTML login page, WAF, PHP fatal)
         └── WooAPIError           ...with a WordPress/WooCommerce error {code, message, data}
             ├── AuthError         401/403: the keys were not accepted
             └── NoRouteError      rest_no_route: no such route (WooCommerce missing or disabled)
+
+``PayloadError`` and ``UnreadableAnswerError`` are kept apart because they
+call for opposite reactions: a payload of ours that is invalid was never
+sent (fix the sale, nothing to look up), while an unreadable answer to a
+write came back from a store that received the request (look it up).
 
 Errors carry data (status, WooCommerce ``code``, ``message``, ``data``) and a
 ``hint``: what to do about it. Whether a retry can help is decided in one
@@ -39,6 +45,7 @@ __all__ = [
     "PayloadError",
     "ResponseError",
     "TransportError",
+    "UnreadableAnswerError",
     "WooAPIError",
     "WooError",
 ]
@@ -127,8 +134,11 @@ class AmbiguousWriteError(WooError):
         return not (isinstance(self.refusal, AuthError) and self.refusal.clock_explains)
 
 
-class PayloadError(WooError):
-    """A payload that does not match the typed model (names the field and object id)."""
+class _Undecodable(WooError):
+    """JSON that does not fit a typed model: says what, which field, which object.
+
+    Never caught as such: its two kinds below call for opposite reactions.
+    """
 
     def __init__(
         self, message: str, *, what: str = "", field: str | None = None, object_id: Any = None
@@ -137,6 +147,22 @@ class PayloadError(WooError):
         self.what = what
         self.field = field
         self.object_id = object_id
+
+
+class PayloadError(_Undecodable):
+    """Our own payload does not fit its write model (names the field and object id).
+
+    Raised before anything is sent: nothing reached the store.
+    """
+
+
+class UnreadableAnswerError(_Undecodable):
+    """The store answered 2xx, but the body is not what the API promises.
+
+    A read model's field of the wrong type, a batch answer that does not
+    account for every item, a plugin lookup that is not a list. Names the
+    field and object id when it can. The request did reach the store.
+    """
 
 
 class ResponseError(WooError):

@@ -22,7 +22,7 @@ import msgspec
 
 from onetill.woo.dates import parse_gmt
 from onetill.woo.decoding import check_money, payload_error, prepare_read
-from onetill.woo.errors import PayloadError
+from onetill.woo.errors import PayloadError, UnreadableAnswerError
 
 __all__ = [
     "Category",
@@ -353,7 +353,11 @@ def encode(value: Any) -> Any:
 
 
 def decode(model: type[T], data: Any, *, what: str = "") -> T:
-    """``data`` (decoded JSON) as ``model``; a wrong type raises :class:`PayloadError`.
+    """``data`` (decoded JSON) as ``model``.
+
+    A wrong type raises :class:`PayloadError` for a write model (our own
+    payload) and :class:`UnreadableAnswerError` for a read model (the
+    store's answer).
 
     The error names the field (``line_items[0].quantity``), the object's id
     and ``what`` it was (e.g. ``"GET products page 3"``).
@@ -366,7 +370,8 @@ def decode(model: type[T], data: Any, *, what: str = "") -> T:
     try:
         value = msgspec.convert(prepared, model, strict=issubclass(model, _Write))
     except msgspec.ValidationError as exc:
-        raise payload_error(model, data, what, exc) from None
+        cls = PayloadError if issubclass(model, _Write) else UnreadableAnswerError
+        raise payload_error(model, data, what, exc, cls) from None
     if issubclass(model, _Write):
         check_money(model, value, data, what)
     return value
@@ -375,7 +380,8 @@ def decode(model: type[T], data: Any, *, what: str = "") -> T:
 def decode_list(model: type[T], data: Any, *, what: str = "") -> list[T]:
     """Each element of a JSON list as ``model`` (errors name the element's id)."""
     if not isinstance(data, list):
-        raise PayloadError(
+        cls = PayloadError if issubclass(model, _Write) else UnreadableAnswerError
+        raise cls(
             f"{what or model.__name__}: expected a list of {model.__name__}, "
             f"got {type(data).__name__}",
             what=what,

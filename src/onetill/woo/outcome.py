@@ -20,6 +20,7 @@ from onetill.woo.errors import (
     PayloadError,
     ResponseError,
     TransportError,
+    UnreadableAnswerError,
     WooError,
 )
 from onetill.woo.fate import post_was_refused
@@ -54,8 +55,10 @@ def classify(outcome: Any, *, write: bool = False) -> Outcome:
     do not know (a raw ``OSError``, a bug), a 401/403 (a copy may have got
     through; WooCommerce's codes do not tell a replayed nonce from a wrong
     key), a 5xx that does not prove the request never reached PHP, a 2xx
-    answer that cannot be read (``PayloadError``), and a transport error
-    raised after the request may have been sent.
+    answer that cannot be read (``UnreadableAnswerError``), and a transport
+    error raised after the request may have been sent. A ``PayloadError``
+    (our own payload did not fit its model) is PERMANENT: it is raised
+    before anything is sent.
 
     * 2xx -> SUCCESS
     * :class:`TransportError` -> TRANSIENT (the request did not get through,
@@ -114,9 +117,11 @@ def _classify_write_error(exc: BaseException) -> Outcome:
         if exc.status >= 500 and not post_was_refused(exc):
             return Outcome.AMBIGUOUS
         return _classify_status(exc.status)
-    if isinstance(exc, PayloadError):
+    if isinstance(exc, UnreadableAnswerError):
         return Outcome.AMBIGUOUS  # the store answered, and the answer was unusable
-    if isinstance(exc, InsecureTransportError):
+    if isinstance(exc, PayloadError | InsecureTransportError):
+        # Our own payload was invalid, or plain http was refused: raised here,
+        # before anything was sent. Nothing reached the store.
         return Outcome.PERMANENT  # refused here, before anything was sent
     return Outcome.AMBIGUOUS
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from onetill.woo.errors import WooError
 
 if TYPE_CHECKING:
-    from onetill.woo.client import WooClient
+    from onetill.woo.requester import Requester
     from onetill.woo.responses import WooResponse
 
 __all__ = ["Page", "paginate"]
@@ -48,7 +48,7 @@ class Page:
 
 
 async def paginate(
-    client: WooClient,
+    client: Requester,
     path: str,
     params: Mapping[str, Any] | None = None,
     *,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,8 @@ from onetill.woo.errors import (
     WooAPIError,
 )
 from onetill.woo.redact import safe_url
+
+log = logging.getLogger("onetill.woo")
 
 __all__ = [
     "WooResponse",
@@ -74,6 +77,11 @@ def decode_json(content: bytes) -> tuple[bool, Any]:
     JSON WooCommerce then sends, and sometimes after it (at shutdown); the
     JSON among them is still the real answer (for a POST, it is the created
     order), so it is recovered. A JSON value cut short is never "recovered".
+
+    Invalid UTF-8 (a corrupted row, a plugin writing Latin-1) is decoded
+    with U+FFFD in its place: one bad byte in one product's name must not
+    make a whole page unreadable; the catalog names the item it reached.
+    JSON nested deeper than a decoder can follow is not JSON here.
     """
     # A PHP file saved with a UTF-8 byte-order mark prints it before the JSON.
     stripped = content.strip()
@@ -85,6 +93,18 @@ def decode_json(content: bytes) -> tuple[bool, Any]:
         return True, msgspec.json.decode(stripped)
     except msgspec.DecodeError:
         pass
+    except RecursionError:
+        return False, None
+    try:
+        stripped.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            value = msgspec.json.decode(stripped.decode("utf-8", "replace"))
+        except (msgspec.DecodeError, RecursionError):
+            pass
+        else:
+            log.warning("an answer from the store held invalid UTF-8: decoded with U+FFFD")
+            return True, value
     # Where JSON may start: the top, then each line that starts like JSON
     # (PHP ends every notice with "<br />\n"); bounded work.
     starts = [0] if stripped[:1] in (b"{", b"[") else []
@@ -110,7 +130,7 @@ def _json_before_notice(body: bytes) -> tuple[Any] | None:
     text = body.decode("utf-8", "replace")
     try:
         value, end = json.JSONDecoder().raw_decode(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     # Nothing after it means msgspec refused the JSON itself (NaN, ...): no.
     rest = text[end:]
