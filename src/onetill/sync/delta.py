@@ -87,6 +87,7 @@ LAST_SYNC_AT = "catalog.last_sync_at"
 STATE = "catalog.state"
 LAST_ERROR = "catalog.last_error"
 SETBACK_REREAD_S = 3600.0
+LAST_DATE = "catalog.last_date"  # the latest Date of the last poll's first answers
 MAX_REREADS = 2
 DELTA_CAUSE = "delta sync"
 ORDER_CAUSE = "online order (stock read back)"
@@ -236,6 +237,7 @@ async def delta_sync(
     with db.lock:
         cursor = get_state(db.conn, CURSOR)
         snapshot = get_state(db.conn, SNAPSHOT)
+        last_date = get_state(db.conn, LAST_DATE)
     if cursor is None:
         raise NotInitializedError(
             "the catalog has never been pulled",
@@ -255,12 +257,15 @@ async def delta_sync(
         changed, trashed, orders, firsts = await _read(client, start, folded, orders_from)
         report.requests = len(changed) + len(trashed) + len(orders)
         poll_time = snapshot_cursor(firsts)
-        if poll_time is not None and poll_time < last:
-            # The store's clock went back: what was saved since the jump carries
-            # stamps older than the cursor. Read again from well before it.
+        dated = earliest([first for first, _ in firsts])
+        before = _previous_date(last_date, cursor, snapshot)
+        if poll_time is not None and dated is not None and before is not None and dated < before:
+            # The store's clock went back (every answer of this poll was sent after
+            # the last poll's): what was saved since the jump carries stamps older
+            # than the cursor. Read again from well before it.
             log.warning(
                 "the store's clock is %.0f s behind the last poll's: reading changes since %s",
-                (last - poll_time).total_seconds(), format_gmt_cursor(poll_time),
+                (before - dated).total_seconds(), format_gmt_cursor(poll_time),
             )  # fmt: skip
             start = min(start, poll_time - timedelta(seconds=setback_reread_s + overlap_s))
             orders_from = start if orders_from is not None else None
@@ -330,10 +335,22 @@ async def delta_sync(
                 report.cursor = format_gmt_cursor(poll_time)
                 set_state(conn, CURSOR, report.cursor)
                 set_state(conn, SNAPSHOT, report.cursor)
-                dated = earliest([first for first, _ in firsts])
                 set_state(conn, LAST_SYNC_AT, format_gmt_cursor(dated or poll_time))
+                latest = max((first for first, _ in firsts if first is not None), default=None)
+                if latest is not None:
+                    set_state(conn, LAST_DATE, format_gmt_cursor(latest))
             record_success(conn)
     return report
+
+
+def _previous_date(last_date: str | None, cursor: str, snapshot: str | None) -> datetime | None:
+    """A ``Date`` the last poll (or the initial sync) was answered with: every answer of a
+    later poll carries one at least as late, unless the store's clock went back."""
+    text = last_date or (cursor if snapshot != cursor else None)
+    try:
+        return parse_gmt(text) if text else None
+    except ValueError:
+        return None
 
 
 async def _products(
