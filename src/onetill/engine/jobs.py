@@ -162,6 +162,10 @@ class SyncJobs:
                 barcode_meta_key=self._meta_key,
             )
         else:
+            # The one place that chooses the poll. With the companion plugin its change
+            # journal (one request per poll: changes after a sequence number, stock and
+            # hard deletes included) takes the place of delta_sync here; the scheduler
+            # and the connectivity monitor need nothing else (every poll is traffic).
             # The overlap covers the boundary second and a slow save (poll_window);
             # a store clock set back is noticed by the poll and read again from
             # further back than one interval, whatever --interval is.
