@@ -51,11 +51,12 @@ from onetill.store import Database
 from onetill.store.catalog import apply_items, scheduled_ids
 from onetill.store.sync_state import get_state, set_state
 from onetill.sync import poll_shape, sale_signal
+from onetill.sync.poll_shape import read_poll, read_products
 from onetill.sync.poll_window import (
     DEFAULT_OVERLAP_S,
     SNAPSHOT,
     format_window,
-    read_listing,
+    previous_date,
     snapshot_cursor,
     window_start,
 )
@@ -254,11 +255,11 @@ async def delta_sync(
         with db.lock:
             orders_from = sale_signal.orders_since(db.conn, start, last, overlap_s)
             signal_proven = sale_signal.proven(db.conn)
-        changed, trashed, orders, firsts = await _read(client, start, folded, orders_from)
+        changed, trashed, orders, firsts = await read_poll(client, start, folded, orders_from)
         report.requests = len(changed) + len(trashed) + len(orders)
         poll_time = snapshot_cursor(firsts)
         dated = earliest([first for first, _ in firsts])
-        before = _previous_date(last_date, cursor, snapshot)
+        before = previous_date(last_date, cursor, snapshot)
         if poll_time is not None and dated is not None and before is not None and dated < before:
             # The store's clock went back (every answer of this poll was sent after
             # the last poll's): what was saved since the jump carries stamps older
@@ -269,7 +270,7 @@ async def delta_sync(
             )  # fmt: skip
             start = min(start, poll_time - timedelta(seconds=setback_reread_s + overlap_s))
             orders_from = start if orders_from is not None else None
-            changed, trashed, orders, _ = await _read(client, start, folded, orders_from)
+            changed, trashed, orders, _ = await read_poll(client, start, folded, orders_from)
             report.requests += len(changed) + len(trashed) + len(orders)
         window = format_window(start)
         if poll_time is None:
@@ -286,7 +287,7 @@ async def delta_sync(
                 poll_time = None
                 break
             rereads += 1
-            changed, trashed, _ = await _products(client, window, folded)
+            changed, trashed, _ = await read_products(client, window, folded)
             report.requests += len(changed) + len(trashed)
             passes.append(changed + trashed)
         seen: set[int] = set()
@@ -341,43 +342,6 @@ async def delta_sync(
                     set_state(conn, LAST_DATE, format_gmt_cursor(latest))
             record_success(conn)
     return report
-
-
-def _previous_date(last_date: str | None, cursor: str, snapshot: str | None) -> datetime | None:
-    """A ``Date`` the last poll (or the initial sync) was answered with: every answer of a
-    later poll carries one at least as late, unless the store's clock went back."""
-    text = last_date or (cursor if snapshot != cursor else None)
-    try:
-        return parse_gmt(text) if text else None
-    except ValueError:
-        return None
-
-
-async def _products(
-    client: WooClient, window: dict[str, str], folded: bool
-) -> tuple[list[Page], list[Page], list[tuple[datetime | None, float | None]]]:
-    """The changed products (and, unless ``folded``, the trashed ones separately)."""
-    listings = await asyncio.gather(
-        *(read_listing(client, "products", q) for q in poll_shape.product_queries(window, folded))
-    )
-    trashed = listings[1].pages if len(listings) > 1 else []
-    return listings[0].pages, trashed, [listing.first for listing in listings]
-
-
-async def _read(
-    client: WooClient, start: datetime, folded: bool, orders_from: datetime | None
-) -> tuple[list[Page], list[Page], list[Page], list[tuple[datetime | None, float | None]]]:
-    """One poll's listings, all at once: products (one query or two) and, when due, orders."""
-    window = format_window(start)
-    if orders_from is None:
-        changed, trashed, firsts = await _products(client, window, folded)
-        return changed, trashed, [], firsts
-    orders_window = {**window, "modified_after": format_gmt_cursor(orders_from)}
-    (changed, trashed, firsts), orders = await asyncio.gather(
-        _products(client, window, folded),
-        read_listing(client, "orders", orders_window, fields=sale_signal.ORDER_FIELDS),
-    )
-    return changed, trashed, orders.pages, [*firsts, orders.first]
 
 
 async def _scheduled_due(

@@ -18,19 +18,33 @@ WooCommerce facts (checked on the real store by ``tests/real/test_poll_shape_rea
   it is not. The answer is kept in ``sync_state`` and asked again every
   ``RECHECK_S`` of store time (a store moved to an older version must not go
   unnoticed for long), one tiny request an hour.
+
+``read_poll`` makes one poll's listings at once: the products query (or two)
+and, when ``sale_signal`` says it is due, the orders window.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
 from onetill.store import Database
 from onetill.store.sync_state import get_json, set_json
-from onetill.woo import WooClient, format_gmt_cursor, parse_gmt
+from onetill.sync.poll_window import format_window, read_listing
+from onetill.sync.sale_signal import ORDER_FIELDS
+from onetill.woo import Page, WooClient, format_gmt_cursor, parse_gmt
 from onetill.woo.errors import WooAPIError
 
-__all__ = ["FOLDED_STATUS", "RECHECK_S", "SUPPORT_KEY", "fold_trash", "product_queries"]
+__all__ = [
+    "FOLDED_STATUS",
+    "RECHECK_S",
+    "SUPPORT_KEY",
+    "fold_trash",
+    "product_queries",
+    "read_poll",
+    "read_products",
+]
 
 SUPPORT_KEY = "catalog.include_status"
 RECHECK_S = 3600.0
@@ -82,3 +96,30 @@ async def _probe(client: WooClient) -> bool:
             return True
         raise
     return False
+
+
+async def read_products(
+    client: WooClient, window: dict[str, str], folded: bool
+) -> tuple[list[Page], list[Page], list[tuple[datetime | None, float | None]]]:
+    """The changed products (and, unless ``folded``, the trashed ones separately)."""
+    listings = await asyncio.gather(
+        *(read_listing(client, "products", q) for q in product_queries(window, folded))
+    )
+    trashed = listings[1].pages if len(listings) > 1 else []
+    return listings[0].pages, trashed, [listing.first for listing in listings]
+
+
+async def read_poll(
+    client: WooClient, start: datetime, folded: bool, orders_from: datetime | None
+) -> tuple[list[Page], list[Page], list[Page], list[tuple[datetime | None, float | None]]]:
+    """One poll's listings, all at once: products (one query or two) and, when due, orders."""
+    window = format_window(start)
+    if orders_from is None:
+        changed, trashed, firsts = await read_products(client, window, folded)
+        return changed, trashed, [], firsts
+    orders_window = {**window, "modified_after": format_gmt_cursor(orders_from)}
+    (changed, trashed, firsts), orders = await asyncio.gather(
+        read_products(client, window, folded),
+        read_listing(client, "orders", orders_window, fields=ORDER_FIELDS),
+    )
+    return changed, trashed, orders.pages, [*firsts, orders.first]

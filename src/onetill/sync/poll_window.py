@@ -51,6 +51,7 @@ __all__ = [
     "UNMEASURED_REQUEST_S",
     "Listing",
     "format_window",
+    "previous_date",
     "read_listing",
     "snapshot_cursor",
     "window_start",
@@ -126,3 +127,13 @@ def format_window(start: datetime) -> dict[str, str]:
         "orderby": "id",
         "order": "asc",
     }
+
+
+def previous_date(last_date: str | None, cursor: str, snapshot: str | None) -> datetime | None:
+    """A ``Date`` the last poll (or the initial sync) was answered with: every answer of a
+    later poll carries one at least as late, unless the store's clock went back."""
+    text = last_date or (cursor if snapshot != cursor else None)
+    try:
+        return parse_gmt(text) if text else None
+    except ValueError:
+        return None
