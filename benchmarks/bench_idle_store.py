@@ -47,6 +47,14 @@ sys.path[:0] = [str(HERE.parent / "tests"), str(HERE.parent / "src")]
 import realstore_support  # noqa: E402
 
 QUICK = os.environ.get("ONETILL_BENCH_QUICK") not in (None, "", "0")
+# This script run on the code before issue 15 (main at f0f4ee1, 120 s windows, twice).
+BEFORE = (
+    "Before issue 15 (main at f0f4ee1, this script): 10-11 PHP requests a minute per idle "
+    "till whether or not it had seen a sale (4-5 of them `products?per_page=1` connectivity "
+    "probes, then products, trash and orders every 30 s), 1.0-2.0 s of server time a minute "
+    "(count x median rt; the machine is shared, so rt varies between runs); 3 tills started "
+    "together: 10.3-10.5 PHP requests a minute each, up to 8-10 in the same second."
+)
 TITLE = "## Idle till on a real store (bench_idle_store.py)"
 USER_AGENT = "OneTill/"
 LINE = re.compile(
@@ -177,7 +185,10 @@ def one_till_rows(w: Window, label: str) -> list[tuple[str, str]]:
         by_kind.setdefault(hit.kind, []).append(hit)
     typical = sum(len(hs) * statistics.median(h.rt for h in hs)
                   for hs in by_kind.values() if hs[0].php)  # fmt: skip
+    polls = sum(1 for h in w.hits if h.kind in ("products changed", "products changed (+trash)"))
     rows = [
+        (f"{label}: polls in the window, PHP requests per poll (probes included)",
+         f"{polls}, {len(php) / polls:.1f}" if polls else "0"),
         (f"{label}: PHP requests per minute", f"{w.per_min(len(php)):.1f}"),
         (f"{label}: server time per minute, sum of rt (count x median rt)",
          f"{w.per_min(sum(h.rt for h in php)):.2f} s ({w.per_min(typical):.2f} s)"),
@@ -266,8 +277,12 @@ def main() -> int:
                 many = measure(store, homes, args.window)
                 rows += spread_rows(many, args.tills)
     finally:
-        realstore_support.bring_down()
-    print(f"{TITLE}\n\n{intro}\n\n{table(rows)}")
+        # down.sh says "store stopped" on stdout, which is this section's.
+        subprocess.run(
+            [str(realstore_support.kit_dir() / "down.sh"), str(realstore_support.prefix_dir())],
+            check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+    print(f"{TITLE}\n\n{intro}\n\n{table(rows)}\n\n{BEFORE}")
     print(f"\n_(measured in {time.monotonic() - started:.0f} s)_", file=sys.stderr)
     return 0
 

@@ -172,3 +172,29 @@ def _seconds(n: float):  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
     return timedelta(seconds=n)
+
+
+async def test_a_slow_poll_right_after_another_is_not_a_clock_set_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two polls answered in the same second, the second slowly: its cursor is earlier than
+    the first one's, but its Date is not, so nothing is re-read from an hour back."""
+    async with open_shop(tmp_path, frozen_at=time.time()) as shop:
+        await _ready(shop)
+        await _poll(shop)
+        shop.faults.add("GET /wp-json/wc/v3/*:delay=1500")
+        assert await _poll(shop, 0) == ["orders", "products"]
+        assert "behind" not in caplog.text
+
+
+async def test_a_store_clock_set_back_is_read_again_from_an_hour_before(tmp_path: Path) -> None:
+    """The store's clock goes back ten minutes between two polls and a product is saved just
+    after: its stamp is older than the cursor, yet the next poll reads it (a second pass from
+    SETBACK_REREAD_S before)."""
+    async with open_shop(tmp_path, frozen_at=time.time()) as shop:
+        await _ready(shop)
+        shop.clock.advance(-600)  # type: ignore[union-attr]
+        shop.store.admin_update_product(17, {"regular_price": "7.17"})
+        paths = await _poll(shop)
+        assert paths.count("products") == 2  # the poll, and the pass from an hour back
+        assert _price(shop, 17) == "7.17"

@@ -88,6 +88,7 @@ LAST_SYNC_AT = "catalog.last_sync_at"
 STATE = "catalog.state"
 LAST_ERROR = "catalog.last_error"
 SETBACK_REREAD_S = 3600.0
+SETBACK_TOLERANCE_S = 1.0
 LAST_DATE = "catalog.last_date"  # the latest Date of the last poll's first answers
 MAX_REREADS = 2
 DELTA_CAUSE = "delta sync"
@@ -260,10 +261,17 @@ async def delta_sync(
         poll_time = snapshot_cursor(firsts)
         dated = earliest([first for first, _ in firsts])
         before = previous_date(last_date, cursor, snapshot)
-        if poll_time is not None and dated is not None and before is not None and dated < before:
+        if (
+            poll_time is not None
+            and dated is not None
+            and before is not None
+            and dated < before - timedelta(seconds=SETBACK_TOLERANCE_S)
+        ):
             # The store's clock went back (every answer of this poll was sent after
             # the last poll's): what was saved since the jump carries stamps older
-            # than the cursor. Read again from well before it.
+            # than the cursor. Read again from well before it. (A second of slack:
+            # web servers behind one address may disagree by a fraction of one, and
+            # a set-back that small is inside the overlap.)
             log.warning(
                 "the store's clock is %.0f s behind the last poll's: reading changes since %s",
                 (before - dated).total_seconds(), format_gmt_cursor(poll_time),
