@@ -27,7 +27,8 @@ def _intervals(func: Any) -> Any:
         click.option("--probe-interval", type=click.FloatRange(min=0.05), default=5.0,
                      hidden=True),
         click.option("--probe-max", type=click.FloatRange(min=0.05), default=60.0, hidden=True),
-        click.option("--idle-probe", type=click.FloatRange(min=0.05), default=10.0, hidden=True),
+        # Silence before a TCP/TLS handshake checks the store (no request, no PHP).
+        click.option("--idle-probe", type=click.FloatRange(min=0.05), default=5.0, hidden=True),
         click.option("--drain-settle", type=click.FloatRange(min=0), default=30.0, hidden=True),
         click.option("--grace", type=click.FloatRange(min=0), default=10.0, hidden=True),
         # An order whose upload was cut is looked up only after this plus the settle time.

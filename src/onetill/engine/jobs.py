@@ -25,7 +25,7 @@ from onetill.woo.errors import WooError
 if TYPE_CHECKING:
     from onetill.engine.runtime import EngineSettings
 
-__all__ = ["SyncJobs", "build_client"]
+__all__ = ["SyncJobs", "build_client", "tls_verify"]
 
 log = logging.getLogger("onetill.engine")
 
@@ -71,18 +71,7 @@ def build_client(
     """A ``WooClient`` for the saved connection, optionally observed.
 
     Raises ``WooError`` when the configured CA file cannot be used."""
-    verify: bool | ssl.SSLContext = True
-    if config.insecure:
-        verify = False
-    elif config.ca_file:
-        try:
-            verify = ssl.create_default_context(cafile=config.ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            # Worded as WooClient words it: callers report WooError cleanly.
-            raise WooError(
-                f"cannot use {config.ca_file!r} as a CA file: {exc}",
-                hint="pass a PEM file holding the certificate that signed the store's",
-            ) from None
+    verify = tls_verify(config)
     inner = transport or httpx2.AsyncHTTPTransport(verify=verify)
     wrapped = _ObservingTransport(inner, observe) if observe is not None else inner
     return WooClient(
@@ -95,6 +84,23 @@ def build_client(
         auth_in_query=config.auth_in_query,
         max_attempts=max_attempts,
     )
+
+
+def tls_verify(config: Config) -> bool | ssl.SSLContext:
+    """How the store's certificate is checked: the saved CA file, none (``--insecure``),
+    or the default trust. Raises ``WooError`` when the CA file cannot be used."""
+    if config.insecure:
+        return False
+    if not config.ca_file:
+        return True
+    try:
+        return ssl.create_default_context(cafile=config.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        # Worded as WooClient words it: callers report WooError cleanly.
+        raise WooError(
+            f"cannot use {config.ca_file!r} as a CA file: {exc}",
+            hint="pass a PEM file holding the certificate that signed the store's",
+        ) from None
 
 
 class SyncJobs:
@@ -154,7 +160,7 @@ class SyncJobs:
 
     async def delta(self) -> None:
         from onetill.sync.catalog import delta_sync, initial_sync, needs_initial_sync
-        from onetill.sync.delta import DEFAULT_OVERLAP_S
+        from onetill.sync.delta import SETBACK_REREAD_S
 
         if needs_initial_sync(self.db):
             log.info("no complete catalog yet: running the initial sync")
@@ -164,13 +170,17 @@ class SyncJobs:
                 barcode_meta_key=self._meta_key,
             )
         else:
-            # The cursor is the server's Date of the last poll, so it follows a
-            # clock set back; what changed between the jump and the poll after
-            # it is re-read only if the overlap spans a whole interval.
+            # The one place that chooses the poll. With the companion plugin its change
+            # journal (one request per poll: changes after a sequence number, stock and
+            # hard deletes included) takes the place of delta_sync here; the scheduler
+            # and the connectivity monitor need nothing else (every poll is traffic).
+            # The overlap covers the boundary second and a slow save (poll_window);
+            # a store clock set back is noticed by the poll and read again from
+            # further back than one interval, whatever --interval is.
             await delta_sync(
                 self.client, self.db, global_variations=self.config.global_variations,
                 barcode_meta_key=self._meta_key,
-                overlap_s=max(DEFAULT_OVERLAP_S, 2 * self.settings.delta_interval_s),
+                setback_reread_s=max(SETBACK_REREAD_S, 2 * self.settings.delta_interval_s),
             )
 
     async def audit(self) -> None:

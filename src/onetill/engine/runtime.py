@@ -28,7 +28,7 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +40,8 @@ import uvicorn
 from onetill.config import Config, NotConnectedError, load_config
 from onetill.engine.app import StatusHub, create_engine_app
 from onetill.engine.connectivity import ConnectivityMonitor
-from onetill.engine.jobs import SyncJobs, build_client
+from onetill.engine.jobs import SyncJobs, build_client, tls_verify
+from onetill.engine.reach import handshake_probe
 from onetill.engine.scheduler import Scheduler
 from onetill.engine.status import clear_engine_info, database_status, write_engine_info
 from onetill.engine.webhooks import WebhookReceiver
@@ -63,7 +64,15 @@ class EngineSettings:
     audit_interval_s: float = 3600.0
     probe_min_s: float = 5.0
     probe_max_s: float = 60.0
-    idle_probe_s: float = 10.0
+    # Silence longer than this is checked by a TCP/TLS handshake (no PHP) ...
+    idle_probe_s: float = 5.0
+    reach_timeout_s: float = 3.0
+    # ... or, where handshakes cannot be used, by an API request this often.
+    idle_api_probe_s: float = 10.0
+    probe_timeout_s: float = 5.0
+    # Delta and audit intervals vary by up to this fraction, so that tills
+    # sharing a store do not poll in the same second.
+    jitter: float = 0.1
     outbox_poll_s: float = 1.0
     grace_s: float = 10.0
     request_timeout_s: float = 30.0
@@ -320,7 +329,7 @@ class Engine:
         )
         self._probe_client = build_client(
             self.config, observe=monitor.observe, transport=self._transport,
-            timeout=min(10.0, s.request_timeout_s), max_attempts=1,
+            timeout=min(s.probe_timeout_s, s.request_timeout_s), max_attempts=1,
         )
 
     def _start_sync(self) -> list[asyncio.Task[None]]:
@@ -331,9 +340,11 @@ class Engine:
         s, hub, config = self.settings, self.hub, self.config
         monitor = self.monitor = ConnectivityMonitor(
             self._probe,
+            reach=self._reach(),
             probe_min_s=s.probe_min_s,
             probe_max_s=s.probe_max_s,
             idle_probe_s=s.idle_probe_s,
+            idle_api_probe_s=s.idle_api_probe_s,
         )
         self._make_clients()
         assert self.client is not None
@@ -345,6 +356,7 @@ class Engine:
             delta_interval_s=s.delta_interval_s,
             audit_interval_s=s.audit_interval_s,
             outbox_poll_s=s.outbox_poll_s,
+            jitter=s.jitter,
             on_job_done=lambda _name: hub.changed(),
         )
         monitor.add_listener(lambda _old, _new: hub.changed())
@@ -454,6 +466,17 @@ class Engine:
             return receive_event(db, body, signature, secret)
 
         return receive
+
+    def _reach(self) -> Callable[[], Awaitable[None]] | None:
+        """A handshake with the store's host, unless requests go through a transport given
+        by the caller (tests): then there is no host to shake hands with."""
+        assert self.config is not None
+        if self._transport is not None:
+            return None
+        verify = tls_verify(self.config)
+        return handshake_probe(
+            self.config.url, verify=verify, timeout_s=self.settings.reach_timeout_s
+        )
 
     async def _probe(self) -> object:
         # Authenticated and tiny: proves the network, the store and the keys.
