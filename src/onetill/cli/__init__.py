@@ -35,6 +35,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "webhooks": ("onetill.cli.engine", "webhooks", "Register or inspect the store's webhooks."),
     "demo": ("onetill.cli.engine", "demo", "Sandbox store + engine in one go."),
     "sandbox": ("onetill.cli.sandbox", "sandbox", "Run an emulated WooCommerce store."),
+    "plugin": ("onetill.cli.plugin", "plugin", "Build the companion WordPress plugin's zip."),
 }
 
 
