@@ -363,17 +363,18 @@ class OneTill_Companion_Journal {
 		global $wpdb;
 		$table  = OneTill_Companion_Install::changes_table();
 		$cutoff = gmdate( 'Y-m-d H:i:s', time() - self::settle_seconds() );
-		$recent = $wpdb->get_col( $wpdb->prepare( 'SELECT seq FROM %i WHERE changed_gmt >= %s ORDER BY seq ASC', $table, $cutoff ) );
-		if ( empty( $recent ) ) {
-			return self::max_seq();
+		$first  = $wpdb->get_var( $wpdb->prepare( 'SELECT MIN(seq) FROM %i WHERE changed_gmt >= %s', $table, $cutoff ) );
+		if ( null === $first ) {
+			return self::max_seq(); // nothing recent: every gap is old, every row settled.
 		}
-		$before = $wpdb->get_var( $wpdb->prepare( 'SELECT seq FROM %i WHERE seq < %d ORDER BY seq DESC LIMIT 1', $table, (int) $recent[0] ) );
+		$before = $wpdb->get_var( $wpdb->prepare( 'SELECT seq FROM %i WHERE seq < %d ORDER BY seq DESC LIMIT 1', $table, (int) $first ) );
 		$prev   = null === $before ? self::pruned_through() : (int) $before;
-		foreach ( $recent as $seq ) {
-			if ( (int) $seq !== $prev + 1 ) {
+		$rows   = $wpdb->get_results( $wpdb->prepare( 'SELECT seq, changed_gmt FROM %i WHERE seq >= %d ORDER BY seq ASC', $table, (int) $first ), ARRAY_A );
+		foreach ( (array) $rows as $row ) {
+			if ( (int) $row['seq'] !== $prev + 1 && $row['changed_gmt'] >= $cutoff ) {
 				break;
 			}
-			$prev = (int) $seq;
+			$prev = (int) $row['seq'];
 		}
 		return $prev;
 	}
