@@ -15,12 +15,11 @@ from typing import Any
 
 import httpx2
 import pytest
-from click.testing import CliRunner
 from starlette.applications import Starlette
 
 from onetill.sandbox import create_app
 from onetill.sandbox.config import DEFAULT_KEY, DEFAULT_SECRET, SandboxConfig
-from onetill.sandbox.server import running_sandbox
+from onetill.sandbox.server import SandboxProcess, running_sandbox
 from onetill.sandbox.state import SandboxStore
 from onetill.woo import WooClient
 from onetill.woo.errors import NoRouteError, WooAPIError
@@ -201,8 +200,13 @@ async def test_a_restart_keeps_the_keys_and_starts_a_new_epoch(tmp_path: Path) -
     assert epochs[0] != epochs[1]
 
 
-def test_the_cli_has_a_plugin_switch() -> None:
-    from onetill.cli import cli
-
-    out = CliRunner().invoke(cli, ["sandbox", "--help"]).output
-    assert "--plugin" in out
+async def test_onetill_sandbox_plugin_serves_the_routes() -> None:
+    """`onetill sandbox --plugin` (a separate process) lists the namespace and answers status."""
+    proc = SandboxProcess(["--store", str(RECORDED_STORE), "--plugin"])
+    url = proc.start()
+    try:
+        async with WooClient(url, DEFAULT_KEY, DEFAULT_SECRET) as c:
+            assert (await c.discover()).plugin
+            assert (await plugin(c, "GET", "status"))["journal"]["head"] == 0
+    finally:
+        proc.stop()

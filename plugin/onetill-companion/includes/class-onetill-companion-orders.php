@@ -70,7 +70,7 @@ class OneTill_Companion_Orders {
 		}
 		$hash = hash( 'sha256', (string) wp_json_encode( self::canonical( $body ) ) );
 
-		$claimed = self::reserve( $key, $hash );
+		$claimed = self::reserve( $key, $hash, $request );
 		if ( true !== $claimed ) {
 			return $claimed;
 		}
@@ -242,11 +242,12 @@ class OneTill_Companion_Orders {
 	/**
 	 * Take the key: true when this request owns it, else the answer to give.
 	 *
-	 * @param string $key  The idempotency key.
-	 * @param string $hash The request body's hash.
+	 * @param string          $key     The idempotency key.
+	 * @param string          $hash    The request body's hash.
+	 * @param WP_REST_Request $request The request (a replay honours its dp).
 	 * @return true|WP_REST_Response|WP_Error
 	 */
-	private static function reserve( $key, $hash ) {
+	private static function reserve( $key, $hash, $request ) {
 		global $wpdb;
 		$table = OneTill_Companion_Install::order_keys_table();
 		$now   = gmdate( 'Y-m-d H:i:s' );
@@ -279,7 +280,7 @@ class OneTill_Companion_Orders {
 				);
 			}
 			if ( 'done' === $row['state'] ) {
-				return self::replay( (int) $row['order_id'], null );
+				return self::replay( (int) $row['order_id'], $request );
 			}
 			$stale = gmdate( 'Y-m-d H:i:s', time() - self::stale_seconds() );
 			if ( $row['updated_gmt'] < $stale ) {
