@@ -48,6 +48,8 @@ class SandboxConfig:
     stock_bumps_modified: bool = True
     global_variations: bool = True  # GET /wc/v3/variations exists (10.3+)
     clock_offset_s: float = 0.0  # a wrong server clock, as seen in Date and dates
+    # The companion plugin (wc-onetill/v1, docs/companion-api.md) is installed and active.
+    plugin: bool = False
 
     @property
     def https(self) -> bool:
