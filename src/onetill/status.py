@@ -48,6 +48,7 @@ class Status(msgspec.Struct):
     last_error: str | None = None
     initial_sync_done: bool = False
     queue_paused: str | None = None  # why uploads are paused (keys rejected), else None
+    plugin_version: str | None = None  # the companion plugin's, when present
 
 
 def _orders(conn: sqlite3.Connection) -> tuple[int, int, float | None]:
@@ -81,6 +82,7 @@ def collect_status(db: Database) -> Status:
             oldest_pending_age_s=oldest,
             discrepancies=count_discrepancies(conn),
             plugin=get_state(conn, "store.plugin") == "1",
+            plugin_version=get_state(conn, "store.plugin_version") or None,
             progress=progress,
             last_error=error,
             # Written by the outbox (sync.outbox_policy.PAUSE_KEY) when the store refused the keys.

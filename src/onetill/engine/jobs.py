@@ -19,8 +19,9 @@ import httpx2
 
 from onetill.config import Config
 from onetill.store import Database
+from onetill.sync.plugin import PluginInfo
 from onetill.woo import WooClient
-from onetill.woo.errors import WooError
+from onetill.woo.errors import AuthError, NoRouteError, TransportError, WooError
 
 if TYPE_CHECKING:
     from onetill.engine.runtime import EngineSettings
@@ -124,6 +125,7 @@ class SyncJobs:
         self._busy_retry = False
         self._paused = False
         self._data_version: int | None = None
+        self._plugin: PluginInfo | None = None  # asked once per run, then hourly
 
     @property
     def _meta_key(self) -> str | None:
@@ -159,21 +161,21 @@ class SyncJobs:
             log.info("outbox: %s", report.as_dict())
 
     async def delta(self) -> None:
-        from onetill.sync.catalog import delta_sync, initial_sync, needs_initial_sync
-        from onetill.sync.delta import SETBACK_REREAD_S
+        """The poll: the plugin's change journal when the store has it, else plain polling."""
+        from onetill.sync.catalog import needs_initial_sync
 
+        if self._plugin is None:  # once per run; the audit asks again every hour
+            await self._detect_plugin()
+        plugin = self._plugin
+        if plugin is not None and plugin.has("changes") and await self._journal_poll():
+            return
         if needs_initial_sync(self.db):
             log.info("no complete catalog yet: running the initial sync")
-            await initial_sync(
-                self.client, self.db, self.on_progress,
-                global_variations=self.config.global_variations,
-                barcode_meta_key=self._meta_key,
-            )
+            await self._initial_sync(full=False)
         else:
-            # The one place that chooses the poll. With the companion plugin its change
-            # journal (one request per poll: changes after a sequence number, stock and
-            # hard deletes included) takes the place of delta_sync here; the scheduler
-            # and the connectivity monitor need nothing else (every poll is traffic).
+            from onetill.sync.catalog import delta_sync
+            from onetill.sync.delta import SETBACK_REREAD_S
+
             # The overlap covers the boundary second and a slow save (poll_window);
             # a store clock set back is noticed by the poll and read again from
             # further back than one interval, whatever --interval is.
@@ -183,9 +185,65 @@ class SyncJobs:
                 setback_reread_s=max(SETBACK_REREAD_S, 2 * self.settings.delta_interval_s),
             )
 
+    async def _initial_sync(self, *, full: bool) -> Any:
+        from onetill.sync.catalog import initial_sync
+
+        return await initial_sync(
+            self.client, self.db, self.on_progress, full=full,
+            global_variations=self.config.global_variations, barcode_meta_key=self._meta_key,
+        )  # fmt: skip
+
+    async def _journal_poll(self) -> bool:
+        """One journal poll; False when this step falls back to plain polling
+        (the plugin gone or answering badly: said in the log)."""
+        from onetill.sync.catalog import needs_initial_sync
+        from onetill.sync.journal import journal_sync
+        from onetill.sync.plugin import mark_absent
+
+        async def full_sync() -> Any:
+            # A complete catalog is pulled again whole (the journal cannot say what
+            # changed before its head); an unfinished pull resumes.
+            return await self._initial_sync(full=not needs_initial_sync(self.db))
+
+        try:
+            await journal_sync(
+                self.client, self.db, full_sync=full_sync,
+                global_variations=self.config.global_variations, barcode_meta_key=self._meta_key,
+            )  # fmt: skip
+            return True
+        except NoRouteError:
+            mark_absent(self.db, "its routes answer rest_no_route")
+            self._plugin = PluginInfo(present=False)
+        except (TransportError, AuthError):
+            raise  # offline or keys refused: plain polling would fail the same way
+        except WooError as exc:
+            log.warning("the plugin's change journal failed (%s): polling plainly this time", exc)
+        return False
+
+    async def _detect_plugin(self) -> None:
+        """Ask the store for the plugin (one request); a failure keeps the last verdict."""
+        from onetill.sync.plugin import detect, known_plugin
+
+        try:
+            self._plugin = await detect(self.client, self.db)
+        except (TransportError, AuthError):
+            raise
+        except WooError as exc:
+            self._plugin = known_plugin(self.db)
+            log.warning(
+                "could not ask the store for the companion plugin (%s); going by the last "
+                "answer: %s", exc, "present" if self._plugin.present else "absent",
+            )  # fmt: skip
+
+    @property
+    def plugin(self) -> PluginInfo | None:
+        """The companion plugin as last seen (None: not asked yet in this run)."""
+        return self._plugin
+
     async def audit(self) -> None:
         from onetill.sync.catalog import audit_ids
 
+        await self._detect_plugin()
         await audit_ids(
             self.client, self.db, global_variations=self.config.global_variations,
             barcode_meta_key=self._meta_key,

@@ -113,7 +113,8 @@ class _Api:
                         "The API key provided does not have write permissions.",
                     )
             found = self._match(route, "GET" if head else method)
-            if found is None:
+            if found is None or (route.startswith("/wc-onetill/") and not store.config.plugin):
+                # (config.plugin switched off at runtime: the plugin was deactivated)
                 raise no_route()
             target, args, handler = found
             headers["Allow"] = target.allow
