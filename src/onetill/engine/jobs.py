@@ -141,13 +141,17 @@ class SyncJobs:
 
     async def drain(self) -> None:
         from onetill.sync.outbox import drain
+        from onetill.sync.plugin import known_plugin
+
+        plugin = self._plugin if self._plugin is not None else known_plugin(self.db)
 
         # While the keys are rejected, each wake-up (the recheck timer, a sale,
         # a reconnect) tries the head order once: one request, never a loop,
         # and the queue resumes by itself when the merchant fixes the keys.
         report = await drain(
             self.client, self.db, batch_size=self.settings.drain_batch_size,
-            plugin=self.config.plugin, settle_s=self.settings.drain_settle_s,
+            plugin=self.config.plugin or plugin.has("orders_by_uuid"),
+            idempotent=plugin.has("idempotent_orders"), settle_s=self.settings.drain_settle_s,
             min_resend_age_s=self._min_resend_age_s, force=self._paused,
         )
         self.last_drain = report

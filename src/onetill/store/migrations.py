@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from onetill.store import schema_catalog, schema_engine, schema_orders, schema_payments
+from onetill.store import (
+    schema_catalog,
+    schema_engine,
+    schema_orders,
+    schema_payments,
+    schema_plugin,
+)
 
 __all__ = ["MIGRATIONS"]
 
@@ -11,4 +17,5 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0002_orders", schema_orders.STATEMENTS),
     ("0003_engine", schema_engine.STATEMENTS),
     ("0004_stripe_payments", schema_payments.STATEMENTS),
+    ("0005_plugin_uploads", schema_plugin.STATEMENTS),
 ]

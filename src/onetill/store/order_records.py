@@ -117,6 +117,7 @@ class OrderRecord:
     server_offset_s: float | None
     last_error: str | None
     charge_id: str = ""
+    plugin_sends: int = 0  # sends through the plugin's idempotent POST (schema_plugin)
     lines: list[OrderLine] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:

@@ -66,7 +66,7 @@ _SELECT = (
     " o.payment_title, o.transaction_id, o.card_brand, o.card_last4, o.subtotal, o.total_tax,"
     " o.total, o.tendered, o.change, o.remote_id, o.remote_number, o.void_reason,"
     " o.discrepancy, o.tax_lines, x.attempts, x.next_attempt_at, x.in_flight_since,"
-    " x.first_sent_at, x.server_offset_s, x.last_error, o.charge_id"
+    " x.first_sent_at, x.server_offset_s, x.last_error, o.charge_id, x.plugin_sends"
     " FROM orders o JOIN outbox x ON x.order_uuid = o.uuid"
 )
 
@@ -211,12 +211,14 @@ def mark_in_flight(
     server_offset_s: float | None,
     *,
     lookup_after: datetime | None = None,
+    via_plugin: bool = False,
 ) -> None:
     """Record, before sending, that these orders may reach the store from now on.
 
     ``lookup_after``: if this process dies with the request out, the next
     drainer looks the orders up no earlier than this, giving a store that
-    is still finishing the request time to commit it.
+    is still finishing the request time to commit it. ``via_plugin``: the
+    send is the companion plugin's idempotent POST (counted in ``plugin_sends``).
     """
     stamp = format_ts(now)
     due = format_ts(lookup_after or now)
@@ -225,8 +227,9 @@ def mark_in_flight(
         first, offset = _earliest_send(conn, uuid, now, server_offset_s)
         conn.execute(
             "UPDATE outbox SET attempts = attempts + 1, in_flight_since = ?,"
-            " first_sent_at = ?, next_attempt_at = ?, server_offset_s = ? WHERE order_uuid = ?",
-            (stamp, first, due, offset, uuid),
+            " first_sent_at = ?, next_attempt_at = ?, server_offset_s = ?,"
+            " plugin_sends = plugin_sends + ? WHERE order_uuid = ?",
+            (stamp, first, due, offset, int(via_plugin), uuid),
         )
 
 

@@ -56,8 +56,8 @@ from onetill.store.orders import (
     parse_ts,
 )
 from onetill.sync.outbox_lookup import lookup_many
-from onetill.sync.outbox_outcomes import OutcomeRecorder
 from onetill.sync.outbox_payload import order_payload
+from onetill.sync.outbox_plugin import IdempotentUploads, keyed_only
 from onetill.sync.outbox_policy import (
     PAUSE_KEY,
     DrainReport,
@@ -89,7 +89,7 @@ LOOKUP_MARGIN = timedelta(minutes=10)
 LOOKUP_MARGIN_UNKNOWN_CLOCK = timedelta(days=1)
 
 
-class _Drainer(OutcomeRecorder):
+class _Drainer(IdempotentUploads):
     """One drain: the queue walked in FIFO order, one send or lookup at a time."""
 
     # -- steps ------------------------------------------------------------
@@ -261,10 +261,19 @@ class _Drainer(OutcomeRecorder):
                     self.report.next_attempt_at = min(waits)
                     if not due:
                         return
-                await self.resolve_in_flight(due)
+                # Sent only through the plugin: the same keyed request again is the
+                # lookup (the plugin answers with the order the key made, if any).
+                keyed = [o for o in due if self.idempotent and keyed_only(o)]
+                for order in keyed:
+                    self._mark_sent([order])
+                    await self.send_keyed(order)
+                rest = [o for o in due if o not in keyed]
+                if rest:
+                    await self.resolve_in_flight(rest)
                 continue
             with self.db.lock:
-                batch = due_pending(self.db.conn, now, self.batch_size)
+                size = 1 if self.idempotent else self.batch_size  # the plugin takes one order
+                batch = due_pending(self.db.conn, now, size)
                 # Nothing due: when the head comes due (only then worth a query).
                 head = [] if batch else list_orders(self.db.conn, ["pending_sync"], limit=1)
             if not batch:
@@ -289,16 +298,25 @@ class _Drainer(OutcomeRecorder):
                 else:
                     self._retry(good, exc, in_flight=False, sent=False)
                 return
-            sent_at = self.clock()
-            with self.db.write() as conn:
-                mark_in_flight(
-                    conn, [o.uuid for o in good], sent_at, self.client.clock_skew_s,
-                    # After a crash nobody waits for the answer: the lookup
-                    # must not come before the request could have timed out
-                    # and settled, exactly as the live path would wait.
-                    lookup_after=sent_at + self.settle + timedelta(seconds=self.client.timeout_s),
-                )  # fmt: skip
-            await self.send(good)
+            self._mark_sent(good)
+            if self.idempotent:
+                await self.send_keyed(good[0])
+            else:
+                await self.send(good)
+
+    def _mark_sent(self, orders: list[OrderRecord]) -> None:
+        sent_at = self.clock()
+        # After a crash nobody waits for the answer: the lookup must not come
+        # before the request could have timed out and settled, exactly as the
+        # live path would wait. A keyed (plugin) send may simply go again.
+        after = sent_at if self.idempotent else (
+            sent_at + self.settle + timedelta(seconds=self.client.timeout_s)
+        )
+        with self.db.write() as conn:
+            mark_in_flight(
+                conn, [o.uuid for o in orders], sent_at, self.client.clock_skew_s,
+                lookup_after=after, via_plugin=self.idempotent,
+            )  # fmt: skip
 
     async def refresh_sold_stock(self) -> None:
         if not self.sold_items:
@@ -318,6 +336,7 @@ async def drain(
     *,
     batch_size: int = 10,
     plugin: bool = False,
+    idempotent: bool = False,
     force: bool = False,
     settle_s: float = 30.0,
     min_resend_age_s: float = 120.0,
@@ -336,6 +355,9 @@ async def drain(
     (until then it is looked up again, and the queue behind it waits): an
     overloaded host may create it later than the lookup.
     ``force`` ignores an auth pause (a person asked to try now).
+    ``plugin``: look sales up with the companion plugin's ``orders/by-uuid``;
+    ``idempotent``: upload them through its keyed ``POST orders``
+    (``outbox_plugin.py``), one order a request.
     """
     if not 1 <= batch_size <= 100:
         raise ValueError(f"batch_size must be 1..100 (WooCommerce's batch limit), not {batch_size}")
@@ -346,6 +368,7 @@ async def drain(
         db,
         batch_size=batch_size,
         plugin=plugin,
+        idempotent=idempotent,
         settle_s=settle_s,
         min_resend_age_s=min_resend_age_s,
         clock=clock or (lambda: datetime.now(UTC)),

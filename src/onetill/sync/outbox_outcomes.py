@@ -51,6 +51,7 @@ class OutcomeRecorder:
         *,
         batch_size: int,
         plugin: bool,
+        idempotent: bool = False,
         settle_s: float,
         min_resend_age_s: float = 0.0,
         clock: Callable[[], datetime],
@@ -60,6 +61,8 @@ class OutcomeRecorder:
         self.db = db
         self.batch_size = batch_size
         self.plugin = plugin
+        # Uploads go through the plugin's idempotent POST (outbox_plugin.py).
+        self.idempotent = idempotent
         self.settle = timedelta(seconds=settle_s)
         self.min_resend_age = timedelta(seconds=min_resend_age_s)
         self.clock = clock
