@@ -18,7 +18,7 @@ from onetill.config import Config
 from onetill.engine.jobs import SyncJobs
 from onetill.engine.runtime import EngineSettings
 from onetill.status import collect_status
-from onetill.store.catalog import get_item
+from onetill.store.catalog import apply_items, get_item
 from onetill.sync.journal import JOURNAL, position
 
 pytestmark = pytest.mark.anyio
@@ -138,3 +138,26 @@ async def test_without_the_plugin_the_poll_is_the_plain_one(tmp_path: Path) -> N
         ten = get_item(shop.db.conn, 10)
         assert ten is not None and str(ten.regular_price) == "5.55"
         assert not collect_status(shop.db).plugin
+
+
+async def test_the_audit_lists_ids_through_the_plugin(tmp_path: Path) -> None:
+    """The hourly audit asks the plugin's id index (keyset, every status) instead of paging
+    wc/v3 listings: it removes what the store no longer has and fetches what the till lacks."""
+    async with open_shop(tmp_path, plugin=True, frozen_at=time.time()) as shop:
+        jobs = jobs_for(shop, tmp_path)
+        await jobs.delta()
+        ghost = {**(await shop.client.get("products/11")).data, "id": 999, "sku": "GONE-1"}
+        ghost["date_modified_gmt"] = "2000-01-01T00:00:00"
+        with shop.db.write() as conn:  # the till lost a product and holds one the store lacks
+            conn.execute("DELETE FROM products WHERE id = 10")
+            apply_items(conn, [ghost], kind="product", cause="test: a product deleted for good")
+        assert get_item(shop.db.conn, 999) is not None
+        shop.log.clear()
+        await jobs.audit()
+        assert get_item(shop.db.conn, 10) is not None
+        assert get_item(shop.db.conn, 999) is None
+        listed = [r for r in shop.log.requests if r.path == "wc-onetill/v1/ids"]
+        assert [r.params["type"] for r in listed] == ["product", "variation"]
+        assert all("after_id" in r.params for r in listed)
+        plain = [r for r in shop.log.requests if r.path in ("products", "variations")]
+        assert not any(r.params.get("_fields") == "id,type" for r in plain)

@@ -35,7 +35,9 @@ def status(home: Path | None, as_json: bool) -> None:
     click.echo(f"pending orders {current['pending_orders']}{oldest}")
     click.echo(f"failed orders  {current['failed_orders']}")
     click.echo(f"discrepancies  {current['discrepancies']}")
-    click.echo(f"plugin         {'yes' if current.get('plugin') else 'no'}")
+    version = current.get("plugin_version")
+    plugin = (f"yes, version {version}" if version else "yes") if current.get("plugin") else "no"
+    click.echo(f"plugin         {plugin} (OneTill companion)")
     if current.get("queue_paused"):
         click.echo(f"uploads paused {current['queue_paused']}")
     if current.get("last_error"):

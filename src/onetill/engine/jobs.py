@@ -248,6 +248,18 @@ class SyncJobs:
         from onetill.sync.catalog import audit_ids
 
         await self._detect_plugin()
+        plugin = self._plugin
+        if plugin is not None and plugin.has("ids"):
+            try:
+                await audit_ids(
+                    self.client, self.db, global_variations=self.config.global_variations,
+                    barcode_meta_key=self._meta_key, plugin=True,
+                )  # fmt: skip
+                return
+            except (TransportError, AuthError):
+                raise
+            except WooError as exc:
+                log.warning("the plugin's id index failed (%s): auditing with plain listings", exc)
         await audit_ids(
             self.client, self.db, global_variations=self.config.global_variations,
             barcode_meta_key=self._meta_key,
