@@ -22,8 +22,13 @@ as a shop with several tills each running its own engine would: the figure
 is how their PHP requests land in time (the busiest second, and how many
 seconds hold PHP requests).
 
-Targets (issue 15, without the companion plugin): at most 6 requests a
-minute per idle till, no PHP request spent only on connectivity.
+Last, one till on the store with the companion plugin installed and active
+(``--plugin-only`` measures just that): its poll is the journal's
+``changes`` request.
+
+Targets (issue 15): without the companion plugin at most 6 requests a
+minute per idle till, with it at most 2; no PHP request spent only on
+connectivity.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ BEFORE = (
     "together: 10.3-10.5 PHP requests a minute each, up to 8-10 in the same second."
 )
 TITLE = "## Idle till on a real store (bench_idle_store.py)"
+JOURNAL_POLL = "journal poll (wc-onetill/v1/changes)"
 USER_AGENT = "OneTill/"
 LINE = re.compile(
     r'\[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) (?P<path>\S+) [^"]*" (?P<status>\d{3}) \d+ '
@@ -81,6 +87,8 @@ class Hit:
             return "static file (no PHP)"
         route = self.path.split("?", 1)[0].removeprefix("/wp-json/wc/v3/")
         query = self.path.partition("?")[2]
+        if route.startswith("/wp-json/wc-onetill/v1/changes"):
+            return JOURNAL_POLL
         if route == "products" and "modified_after" in query:
             return "products changed" + (" (+trash)" if "include_status" in query else "") + (
                 " (trash)" if "status=trash" in query else ""
@@ -155,7 +163,8 @@ def wait_for_first_poll(log: Path, offset: int, tills: int, limit_s: float = 90.
     """Until every till's start-up delta has been answered (or ``limit_s``)."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        polls = [h for h in read_hits(log, offset) if "modified_after" in h.path]
+        polls = [h for h in read_hits(log, offset)
+                 if "modified_after" in h.path or h.kind == JOURNAL_POLL]  # fmt: skip
         if len(polls) >= tills:
             return
         time.sleep(0.5)
@@ -185,7 +194,8 @@ def one_till_rows(w: Window, label: str) -> list[tuple[str, str]]:
         by_kind.setdefault(hit.kind, []).append(hit)
     typical = sum(len(hs) * statistics.median(h.rt for h in hs)
                   for hs in by_kind.values() if hs[0].php)  # fmt: skip
-    polls = sum(1 for h in w.hits if h.kind in ("products changed", "products changed (+trash)"))
+    poll_kinds = ("products changed", "products changed (+trash)", JOURNAL_POLL)
+    polls = sum(1 for h in w.hits if h.kind in poll_kinds)
     rows = [
         (f"{label}: polls in the window, PHP requests per poll (probes included)",
          f"{polls}, {len(php) / polls:.1f}" if polls else "0"),
@@ -237,6 +247,25 @@ def spread_rows(w: Window, tills: int) -> list[tuple[str, str]]:
     ]
 
 
+def plugin_rows(store: realstore_support.RealStore, root: Path, window_s: float) -> list[
+    tuple[str, str]
+]:
+    """One idle till on the store with the companion plugin installed and active (its
+    first poll after start-up baselines the journal; the window starts after the next)."""
+    import companion_support as cs
+
+    cs.install_files(store)
+    try:
+        store.reset()
+        cs.activate(store)
+        home = root / "plugin-till"
+        prepare_till(store, home)
+        return one_till_rows(measure(store, [home], window_s), "1 till, companion plugin")
+    finally:
+        store.reset()
+        cs.remove_files(store)
+
+
 def table(rows: list[tuple[str, str]]) -> str:
     out = ["| measure | value |", "|---|---|"]
     out += [f"| {a} | {b} |" for a, b in rows]
@@ -247,6 +276,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--window", type=float, default=60.0 if QUICK else 120.0)
     parser.add_argument("--tills", type=int, default=3)
+    parser.add_argument("--plugin-only", action="store_true",
+                        help="measure only the till on a store with the companion plugin")
     args = parser.parse_args()
     intro = (
         "`onetill run` idle (default settings: delta every 30 s) against the real "
@@ -264,6 +295,10 @@ def main() -> int:
     try:
         store.reset()
         with tempfile.TemporaryDirectory(prefix="onetill-idle-") as tmp:
+            if args.plugin_only:
+                rows = plugin_rows(store, Path(tmp), args.window)
+                print(f"{TITLE}\n\n{intro}\n\n{table(rows)}")
+                return 0
             homes = [Path(tmp) / f"till{i}" for i in range(max(1, args.tills))]
             for home in homes:
                 prepare_till(store, home)
@@ -276,6 +311,7 @@ def main() -> int:
             if args.tills > 1:
                 many = measure(store, homes, args.window)
                 rows += spread_rows(many, args.tills)
+            rows += plugin_rows(store, Path(tmp), args.window)
     finally:
         # down.sh says "store stopped" on stdout, which is this section's.
         subprocess.run(

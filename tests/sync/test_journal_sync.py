@@ -161,3 +161,27 @@ async def test_the_audit_lists_ids_through_the_plugin(tmp_path: Path) -> None:
         assert all("after_id" in r.params for r in listed)
         plain = [r for r in shop.log.requests if r.path in ("products", "variations")]
         assert not any(r.params.get("_fields") == "id,type" for r in plain)
+
+
+@pytest.mark.parametrize("till_knows", [True, False])
+async def test_variations_are_read_per_parent_on_stores_without_the_global_route(
+    tmp_path: Path, till_knows: bool
+) -> None:
+    """Before WooCommerce 10.3 there is no /variations: a journaled variation is read from its
+    parent's list (the row names the parent), whether the till knew it or finds out (404), and
+    a delete in the same poll is still applied."""
+    async with open_shop(
+        tmp_path, plugin=True, global_variations=False, frozen_at=time.time()
+    ) as shop:
+        jobs = jobs_for(shop, tmp_path)
+        jobs.config.global_variations = not till_knows
+        await jobs.delta()
+        shop.store.admin_update_product(311, {"regular_price": "8.50"})
+        shop.store.force_delete_product(14)
+        shop.log.clear()
+        shop.clock.advance(30)  # type: ignore[union-attr]
+        await jobs.delta()
+        variation = get_item(shop.db.conn, 311)
+        assert variation is not None and str(variation.regular_price) == "8.50"
+        assert get_item(shop.db.conn, 14) is None
+        assert any(r.path == "products/310/variations" for r in shop.log.requests)

@@ -226,30 +226,43 @@ async def _apply(
             items = await _list(client, "products", params)
             requests += 1
             found |= _store(db, items, "product", None, meta_key, report)
-    by_parent: dict[int, list[int]] = {}
-    for vid, parent in sorted(rows.variations.items()):
-        by_parent.setdefault(0 if global_variations else parent, []).append(vid)
-    for parent, vids in sorted(by_parent.items()):
-        for start in range(0, len(vids), 100):
-            chunk = vids[start : start + 100]
-            path = "variations" if parent == 0 else f"products/{parent}/variations"
-            params = {"include": _comma(chunk), "per_page": 100}
-            try:
-                items = await _list(client, path, params)
-            except NoRouteError:
-                if parent != 0:
-                    raise
-                return requests + 1 + await _apply(
-                    client, db, _Rows(variations=dict(rows.variations)), report, False, meta_key
-                )
+    if rows.variations and global_variations:
+        try:
+            requests += await _variations(client, db, rows.variations, True, meta_key, report)
+        except NoRouteError:  # no global /variations (before WooCommerce 10.3)
             requests += 1
-            _store(db, items, "variation", parent or None, meta_key, report)
+            global_variations = False
+    if rows.variations and not global_variations:
+        requests += await _variations(client, db, rows.variations, False, meta_key, report)
     if rows.deleted:
         with db.write() as conn:
             removed = delete_items(conn, sorted(rows.deleted), DELETE_CAUSE)
         for iid in removed:
             log.warning("removed item %s: permanently deleted in the store (journal)", iid)
         report.removed += len(removed)
+    return requests
+
+
+async def _variations(
+    client: WooClient,
+    db: Database,
+    variations: dict[int, int],
+    global_route: bool,
+    meta_key: str | None,
+    report: SyncReport,
+) -> int:
+    """Read and store these variations (id -> parent); returns the requests made."""
+    by_parent: dict[int, list[int]] = {}
+    for vid, parent in sorted(variations.items()):
+        by_parent.setdefault(0 if global_route else parent, []).append(vid)
+    requests = 0
+    for parent, vids in sorted(by_parent.items()):
+        path = "variations" if parent == 0 else f"products/{parent}/variations"
+        for start in range(0, len(vids), 100):
+            params = {"include": _comma(vids[start : start + 100]), "per_page": 100}
+            items = await _list(client, path, params)
+            requests += 1
+            _store(db, items, "variation", parent or None, meta_key, report)
     return requests
 
 
