@@ -147,3 +147,26 @@ async def test_an_order_sent_plainly_keeps_the_plain_rules(rig: Rig) -> None:
     assert report.requests == 0 and order.state == "in_flight"  # type: ignore[attr-defined]
     assert order.next_attempt_at == waiting.next_attempt_at
     assert order.plugin_sends == 0 and copies(rig, sale.uuid) == []
+
+
+async def test_a_plugin_route_that_keeps_failing_falls_back_to_plain_rules(rig: Rig) -> None:
+    """Every keyed POST answers a PHP error page: after MAX_KEYED_ATTEMPTS keyed sends the
+    order takes the plain path (looked up first, resent once old enough) and is made once."""
+    from onetill.sync.outbox_plugin import MAX_KEYED_ATTEMPTS
+
+    sale = sell(rig.db, "SIMPLE-001")
+    rig.faults.add(f"{PLUGIN_POST}:html=500")
+    start = datetime.now(UTC)
+    ticks = iter(range(10_000))
+
+    def clock() -> datetime:  # the till's clock, two seconds a reading: no real waiting
+        return start + timedelta(seconds=2 * next(ticks))
+
+    report = await drain(
+        rig.client, rig.db, plugin=True, idempotent=True, settle_s=0, min_resend_age_s=5,
+        rng=ZeroJitter(), clock=clock, max_rounds=50,
+    )  # fmt: skip
+    order = get_order(rig.db.conn, sale.uuid)
+    assert order.state == "synced", order.last_error
+    assert order.plugin_sends == MAX_KEYED_ATTEMPTS and order.attempts == MAX_KEYED_ATTEMPTS + 1
+    assert report.looked_up >= 1 and len(copies(rig, sale.uuid)) == 1

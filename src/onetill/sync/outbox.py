@@ -263,9 +263,9 @@ class _Drainer(IdempotentUploads):
                         return
                 # Sent only through the plugin: the same keyed request again is the
                 # lookup (the plugin answers with the order the key made, if any).
-                keyed = [o for o in due if self.idempotent and keyed_only(o)]
+                keyed = [o for o in due if self.keyed(o) and keyed_only(o)]
                 for order in keyed:
-                    self._mark_sent([order])
+                    self._mark_sent([order], keyed=True)
                     await self.send_keyed(order)
                 rest = [o for o in due if o not in keyed]
                 if rest:
@@ -298,24 +298,25 @@ class _Drainer(IdempotentUploads):
                 else:
                     self._retry(good, exc, in_flight=False, sent=False)
                 return
-            self._mark_sent(good)
-            if self.idempotent:
+            if self.keyed(good[0]):
+                self._mark_sent(good, keyed=True)
                 await self.send_keyed(good[0])
             else:
+                self._mark_sent(good, keyed=False)
                 await self.send(good)
 
-    def _mark_sent(self, orders: list[OrderRecord]) -> None:
+    def _mark_sent(self, orders: list[OrderRecord], *, keyed: bool) -> None:
         sent_at = self.clock()
         # After a crash nobody waits for the answer: the lookup must not come
         # before the request could have timed out and settled, exactly as the
         # live path would wait. A keyed (plugin) send may simply go again.
-        after = sent_at if self.idempotent else (
+        after = sent_at if keyed else (
             sent_at + self.settle + timedelta(seconds=self.client.timeout_s)
         )
         with self.db.write() as conn:
             mark_in_flight(
                 conn, [o.uuid for o in orders], sent_at, self.client.clock_skew_s,
-                lookup_after=after, via_plugin=self.idempotent,
+                lookup_after=after, via_plugin=keyed,
             )  # fmt: skip
 
     async def refresh_sold_stock(self) -> None:

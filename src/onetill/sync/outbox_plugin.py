@@ -22,6 +22,9 @@ Answers and what the till does:
 
 Only an order whose every send went through the plugin (``plugin_sends ==
 attempts``) is resent this way; one sent plainly before keeps the plain rules.
+After ``MAX_KEYED_ATTEMPTS`` keyed sends without an answer (a plugin that keeps
+failing) the order falls back to plain WooCommerce, which is safe because the
+plain rules apply from then on: looked up first, resent only at the minimum age.
 """
 
 from __future__ import annotations
@@ -44,11 +47,12 @@ from onetill.woo.errors import (
     WooError,
 )
 
-__all__ = ["IdempotentUploads", "keyed_only"]
+__all__ = ["MAX_KEYED_ATTEMPTS", "IdempotentUploads", "keyed_only"]
 
 log = logging.getLogger("onetill.outbox")
 
 IN_PROGRESS_WAIT_S = 2.0
+MAX_KEYED_ATTEMPTS = 5
 
 
 def keyed_only(order: OrderRecord) -> bool:
@@ -58,6 +62,20 @@ def keyed_only(order: OrderRecord) -> bool:
 
 class IdempotentUploads(OutcomeRecorder):
     """The keyed send, and what each of its answers means."""
+
+    def keyed(self, order: OrderRecord) -> bool:
+        """Whether ``order`` goes (again) through the plugin's keyed POST."""
+        if not self.idempotent:
+            return False
+        if order.plugin_sends < MAX_KEYED_ATTEMPTS:
+            return True
+        if keyed_only(order):  # stepping back to plain WooCommerce: say so
+            log.warning(
+                "order %s: the plugin's order route failed %d times; falling back to plain "
+                "WooCommerce (looked up first, resent only at the minimum age)",
+                order.uuid, order.plugin_sends,
+            )  # fmt: skip
+        return False
 
     async def send_keyed(self, order: OrderRecord) -> None:
         """POST one order (already marked in flight) with its UUID as the key."""
