@@ -20,6 +20,7 @@ from onetill.woo import WooClient
 from support import RECORDED_STORE
 
 API = "/wp-json/wc/v3/"
+PLUGIN_API = "/wp-json/wc-onetill/v1/"
 
 
 @dataclass
@@ -37,10 +38,14 @@ class RequestLog:
         self.requests: list[Request] = []
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(API):
+        if scope["type"] == "http" and scope["path"].startswith((API, PLUGIN_API)):
             params = dict(parse_qsl(scope["query_string"].decode(), keep_blank_values=True))
             params = {k: v for k, v in params.items() if not k.startswith("oauth_")}
-            self.requests.append(Request(scope["method"], scope["path"][len(API) :], params))
+            # wc/v3 paths below the namespace; the companion plugin's as "wc-onetill/v1/...".
+            path = scope["path"][len(API) :] if scope["path"].startswith(API) else (
+                scope["path"][len("/wp-json/") :]
+            )
+            self.requests.append(Request(scope["method"], path, params))
         await self.app(scope, receive, send)
 
     def pages(self, path: str, **match: str) -> list[int]:

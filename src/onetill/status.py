@@ -76,6 +76,7 @@ class Status(msgspec.Struct):
     # Items whose latest copy from the store could not be taken: not sold until fixed.
     catalog_problems: int = 0
     problem_items: list[str] = msgspec.field(default_factory=list)  # the newest few, described
+    plugin_version: str | None = None  # the companion plugin's, when present
 
 
 def _orders(conn: sqlite3.Connection, now: datetime) -> tuple[int, int, float | None]:
@@ -172,6 +173,7 @@ def collect_status(
             oldest_pending_age_s=oldest,
             discrepancies=count_discrepancies(conn),
             plugin=get_state(conn, "store.plugin") == "1",
+            plugin_version=get_state(conn, "store.plugin_version") or None,
             progress=progress,
             last_error=error,
             queue_paused=get_state(conn, PAUSE_KEY) or None,

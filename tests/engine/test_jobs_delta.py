@@ -19,8 +19,8 @@ pytestmark = pytest.mark.anyio
 
 async def test_long_interval_and_a_server_clock_set_back_lose_nothing(tmp_path: Path) -> None:
     """`onetill run --interval 120`: the store's clock is set back an hour between two polls.
-    The cursor follows the server's Date backwards, and the overlap window grows with the
-    interval, so the poll after next still sees the change made just after the jump."""
+    The poll after the jump sees a Date older than its cursor and reads again from well
+    before it, so the change made just after the jump reaches the till."""
     async with open_shop(tmp_path, frozen_at=time.time()) as shop:
         config = Config(url=shop.config.home_url, key="ck_unused", secret="cs_unused")
         settings = EngineSettings(home=tmp_path, delta_interval_s=120)

@@ -102,6 +102,8 @@ async def test_status_stream_pushes_changes(running: Any) -> None:
             seen.append(json.loads(line[5:]))
             if len(seen) == 1:
                 server.control.revoke_key(engine.config.key)  # something visible changes
+                # Idle probes are handshakes, which cannot see keys: the next poll does.
+                engine.scheduler.wake_delta()
             if seen[-1]["state"] == "degraded":
                 break
     assert seen[0]["state"] == "online" and seen[-1]["state"] == "degraded"
@@ -112,6 +114,7 @@ async def test_rejected_keys_make_the_state_degraded_with_the_reason(running: An
     engine, server, http = running
     await until_status(http, lambda s: s["initial_sync_done"])
     server.control.revoke_key(engine.config.key)
+    engine.scheduler.wake_delta()  # the next poll (handshakes cannot see keys)
     current = await until_status(http, lambda s: s["state"] == "degraded")
     assert "keys" in current["state_reason"]
 
@@ -171,12 +174,15 @@ async def test_stop_removes_the_engine_record_and_closes_cleanly(
 
 
 async def start_engine(
-    tmp_path: Path, start_sandbox: Callable[..., Any], **sandbox: Any
+    tmp_path: Path, start_sandbox: Callable[..., Any], *, delta_interval_s: float = 600,
+    **sandbox: Any,
 ) -> tuple[Engine, Any, asyncio.Task[None]]:
     server = start_sandbox(products=8, seed=4, **sandbox)
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
-    engine = Engine(fast_settings(home), config=connect_home(home, server.url))
+    settings = fast_settings(home)
+    settings.delta_interval_s = delta_interval_s
+    engine = Engine(settings, config=connect_home(home, server.url))
     task = asyncio.create_task(engine.run())
     await asyncio.wait_for(engine.started.wait(), 30)
     return engine, server, task
@@ -217,7 +223,9 @@ async def test_a_connection_lost_mid_upload_ends_with_exactly_one_order(
 async def test_a_store_that_answers_badly_is_degraded_until_it_recovers(
     tmp_path: Path, start_sandbox: Callable[..., Any], spec: str, reason: str
 ) -> None:
-    engine, server, task = await start_engine(tmp_path, start_sandbox)
+    """Judged from the till's own polls (idle handshakes cannot see a WAF page or PHP
+    failing), and probed with requests while degraded until it recovers."""
+    engine, server, task = await start_engine(tmp_path, start_sandbox, delta_interval_s=0.5)
     try:
         assert engine.url is not None
         async with httpx2.AsyncClient(base_url=engine.url, timeout=10, trust_env=False) as http:

@@ -200,3 +200,42 @@ async def test_an_overdue_audit_runs_soon_after_start_not_an_hour_later() -> Non
     finally:
         scheduler.stop()
         await asyncio.wait_for(task, 5)
+
+
+def test_jitter_spreads_intervals_around_the_one_asked_for() -> None:
+    """Each interval is drawn from interval * (1 +- jitter): bounded, varied, and on average
+    the interval asked for (so requests per minute do not grow)."""
+    import random
+
+    scheduler = Scheduler(RecordingJobs(), ConnectivityMonitor(never_probe), jitter=0.1,
+                          rng=random.Random(7))
+    draws = [scheduler.spread(30.0) for _ in range(2000)]
+    assert all(27.0 <= d <= 33.0 for d in draws)
+    assert len({round(d, 3) for d in draws}) > 1000
+    assert abs(sum(draws) / len(draws) - 30.0) < 0.2
+    with pytest.raises(ValueError):
+        Scheduler(RecordingJobs(), ConnectivityMonitor(never_probe), jitter=1.0)
+
+
+@pytest.mark.anyio
+async def test_two_tills_started_together_stop_polling_in_step() -> None:
+    """Two engines started at the same moment (a shop's power comes back): with jitter their
+    polls drift apart instead of hitting the store in the same instant every time."""
+    import random
+
+    runs = []
+    for seed in (1, 2):
+        jobs = RecordingJobs()
+        scheduler = Scheduler(jobs, ConnectivityMonitor(never_probe), delta_interval_s=0.1,
+                              audit_interval_s=100, outbox_poll_s=0.02, jitter=0.5,
+                              rng=random.Random(seed))
+        runs.append((scheduler, jobs, asyncio.create_task(scheduler.run())))
+    try:
+        await eventually(lambda: all(j.names().count("delta") >= 6 for _, j, _ in runs),
+                         within=3.0)
+    finally:
+        for scheduler, _, task in runs:
+            scheduler.stop()
+            await asyncio.wait_for(task, 5)
+    first, second = ([t for n, t in j.log if n == "delta"][:6] for _, j, _ in runs)
+    assert max(abs(a - b) for a, b in zip(first, second, strict=True)) > 0.02

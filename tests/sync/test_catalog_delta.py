@@ -27,17 +27,26 @@ async def _synced(shop: Shop) -> None:
     await initial_sync(shop.client, shop.db)
 
 
-async def test_idle_poll_is_three_requests_and_changes_nothing(tmp_path: Path) -> None:
-    """Nothing changed: products, trashed products, orders; no writes but the cursor."""
+async def test_idle_poll_lists_every_status_in_one_query_and_reads_the_orders_window(
+    tmp_path: Path,
+) -> None:
+    """A current store (9.6+): the first poll asks once whether `include_status` is
+    understood; from then on an idle poll is products (trash included) and orders, no writes
+    but the cursor, dates in naive UTC."""
     async with open_shop(tmp_path, frozen_at=time.time()) as shop:
         await _synced(shop)
         shop.clock.advance(30)  # type: ignore[union-attr]
         shop.log.clear()
+        await delta_sync(shop.client, shop.db)
+        probe = shop.log.requests[0]
+        assert (probe.path, probe.params.get("include_status")) == ("products", "onetill-probe")
+        shop.clock.advance(30)  # type: ignore[union-attr]
+        shop.log.clear()
         report = await delta_sync(shop.client, shop.db)
-        assert len(shop.log.requests) == 3 and report.applied == 0
-        assert {(r.path, r.params.get("status")) for r in shop.log.requests} == {
-            ("products", None), ("products", "trash"), ("orders", None),
-        }  # fmt: skip
+        assert report.applied == 0 and report.requests == 2
+        assert sorted((r.path, r.params.get("include_status")) for r in shop.log.requests) == [
+            ("orders", None), ("products", "any,trash"),
+        ]  # fmt: skip
         for r in shop.log.requests:
             assert r.params["dates_are_gmt"] == "true"
             assert (
@@ -46,8 +55,28 @@ async def test_idle_poll_is_three_requests_and_changes_nothing(tmp_path: Path) -
             )
 
 
-async def test_two_products_changed_in_the_same_second_are_both_seen(tmp_path: Path) -> None:
-    """modified_after is strict at one-second resolution: the boundary second is re-read."""
+async def test_a_store_older_than_9_6_gets_trash_from_a_second_query(tmp_path: Path) -> None:
+    """`include_status` is ignored before 9.6 (its answer would silently leave trash out):
+    the probe sees a plain 200 and polls keep the separate `status=trash` query."""
+    async with open_shop(tmp_path, frozen_at=time.time(), wc_version="9.5.2") as shop:
+        await _synced(shop)
+        shop.clock.advance(5)  # type: ignore[union-attr]
+        shop.store.trash_product(20)
+        shop.clock.advance(1)  # type: ignore[union-attr]
+        shop.log.clear()
+        report = await delta_sync(shop.client, shop.db)
+        assert _item(shop, 20).status == "trash" and not _item(shop, 20).sellable
+        polled = sorted((r.path, r.params.get("status", "")) for r in shop.log.requests[1:])
+        assert polled == [("orders", ""), ("products", ""), ("products", "trash")]
+        assert report.requests == 3
+
+
+async def test_two_products_changed_in_the_poll_s_own_second_are_both_seen(
+    tmp_path: Path,
+) -> None:
+    """`modified_after` is strict at one-second resolution: a change saved in the second the
+    poll was answered, after its query ran, is read by the next poll (the boundary second
+    is re-read even with no overlap beyond it)."""
     async with open_shop(tmp_path, frozen_at=time.time()) as shop:
         await _synced(shop)
         shop.clock.advance(10)  # type: ignore[union-attr]
@@ -60,16 +89,16 @@ async def test_two_products_changed_in_the_same_second_are_both_seen(tmp_path: P
         assert str(_item(shop, 11).regular_price) == "2.22"
 
 
-async def test_without_overlap_the_same_second_change_would_be_missed(tmp_path: Path) -> None:
-    """Guard for the test above: the sandbox's `modified_after` really is strict."""
+async def test_the_sandbox_modified_after_is_strict(tmp_path: Path) -> None:
+    """Guard for the test above: an item stamped in second S is not in `modified_after=S`."""
     async with open_shop(tmp_path, frozen_at=time.time()) as shop:
-        await _synced(shop)
-        shop.clock.advance(10)  # type: ignore[union-attr]
-        shop.store.admin_update_product(10, {"regular_price": "1.11"})
-        await delta_sync(shop.client, shop.db, overlap_s=0)
         shop.store.admin_update_product(11, {"regular_price": "2.22"})
-        await delta_sync(shop.client, shop.db, overlap_s=0)
-        assert str(_item(shop, 11).regular_price) != "2.22"
+        r = await shop.client.get("products/11", {"_fields": "date_modified_gmt"})
+        second = r.data["date_modified_gmt"]
+        listed = await shop.client.get(
+            "products", {"modified_after": second, "dates_are_gmt": "true", "_fields": "id"}
+        )
+        assert 11 not in [o["id"] for o in listed.data]
 
 
 @pytest.mark.parametrize("tz", ["Asia/Tokyo", "America/Los_Angeles", "Pacific/Kiritimati", "UTC"])

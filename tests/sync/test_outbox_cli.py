@@ -152,3 +152,25 @@ def test_sell_reports_the_recorded_sale_even_when_the_upload_breaks(
     assert data["state"] == "pending_sync"
     assert "uploading it failed" in result.stderr and "batch_size" in result.stderr
     assert _count(home) == 1
+
+
+def test_drain_uploads_by_key_when_the_engine_saw_the_plugin(
+    tmp_path: Path, start_sandbox: Any
+) -> None:
+    """`drain` goes by the engine's last verdict on the companion plugin: with it, the sale is
+    uploaded through the keyed route (the plugin's key table holds its UUID)."""
+    from onetill.store.sync_state import set_json, set_state
+
+    server = start_sandbox(plugin=True)
+    home = _home(tmp_path, server.url, server.key, server.secret)
+    with Database(home / "onetill.db") as db:
+        from till_support import sell
+
+        sale = sell(db, "SIMPLE-005")
+        with db.write() as conn:  # what the engine's detection recorded
+            set_state(conn, "store.plugin", "1")
+            set_json(conn, "plugin.features", {"idempotent_orders": True})
+    result = run(home, "drain", "--settle", "0")
+    assert result.exit_code == 0, result.output
+    assert sale.uuid in server.store.plugin.order_keys
+    assert [order_uuid(o) for o in server.store.list_orders()] == [sale.uuid]

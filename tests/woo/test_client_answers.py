@@ -337,6 +337,25 @@ async def test_the_wp_json_index_is_fetched_without_keys(make_client: Any) -> No
     assert "oauth_signature" in seen[1].url.params
 
 
+async def test_extra_headers_reach_the_plugin_route_and_a_post_is_not_retried(
+    make_client: Any,
+) -> None:
+    """An Idempotency-Key header goes with the signed request; a 5xx POST is not resent."""
+    seen: list[httpx2.Request] = []
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        seen.append(request)
+        return httpx2.Response(500, json={"code": "x", "message": "boom", "data": {}})
+
+    async with make_client(handler) as client:
+        with pytest.raises(AmbiguousWriteError):
+            await client.post("orders", json={"a": 1}, headers={"Idempotency-Key": "k-1234567"})
+    assert len(seen) == 1
+    assert seen[0].headers["Idempotency-Key"] == "k-1234567"
+    assert seen[0].headers["Content-Type"] == "application/json"
+    assert "oauth_signature" in seen[0].url.params
+
+
 def test_an_unreadable_ca_file_is_a_clear_error(tmp_path: Any) -> None:
     bad = tmp_path / "not-a-cert.pem"
     bad.write_text("hello")

@@ -47,6 +47,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "stripe_sandbox",
         "Run an emulated Stripe API.",
     ),
+    "plugin": ("onetill.cli.plugin", "plugin", "Build the companion WordPress plugin's zip."),
 }
 
 

@@ -17,7 +17,7 @@ from onetill.config import Config, NotConnectedError, load_config
 from onetill.store import Database, open_database
 from onetill.store.catalog import CatalogItem, lookup
 from onetill.store.catalog import search as search_items
-from onetill.store.sync_state import set_state
+from onetill.store.sync_state import get_state, set_state
 
 __all__ = ["PRODUCT_FIELDS", "home_option", "product", "search", "sync"]
 
@@ -90,7 +90,10 @@ def sync(home: Path | None, full: bool, audit: bool, as_json: bool) -> None:
     cfg = _config(where)
     with open_database(where) as db:
         with db.write() as conn:
-            set_state(conn, "store.plugin", "1" if cfg.plugin else "0")
+            # The engine's own detection (plugin.features), once made, is more recent
+            # than what `onetill connect` saw.
+            if get_state(conn, "plugin.features") is None:
+                set_state(conn, "store.plugin", "1" if cfg.plugin else "0")
         try:
             reports = asyncio.run(_run_sync(db, cfg, full=full, audit=audit))
         except WooError as exc:

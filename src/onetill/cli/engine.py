@@ -29,7 +29,8 @@ def _intervals(func: Any) -> Any:
         # For tests and unusual networks; the defaults suit a shop.
         click.option("--probe-interval", type=PlainFloat(0.05, 3600), default=5.0, hidden=True),
         click.option("--probe-max", type=PlainFloat(0.05, day), default=60.0, hidden=True),
-        click.option("--idle-probe", type=PlainFloat(0.05, 3600), default=10.0, hidden=True),
+        # Silence before a TCP/TLS handshake checks the store (no request, no PHP).
+        click.option("--idle-probe", type=PlainFloat(0.05, 3600), default=5.0, hidden=True),
         click.option("--drain-settle", type=PlainFloat(0, 3600), default=30.0, hidden=True),
         click.option("--grace", type=PlainFloat(0, 3600), default=10.0, hidden=True),
         # An order whose upload was cut is looked up only after this plus the settle time.

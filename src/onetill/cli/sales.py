@@ -65,6 +65,7 @@ async def _drain(
 ) -> Any:
     """Drain until nothing is due (waiting up to ``wait`` seconds for retry times)."""
     from onetill.sync.outbox import drain as drain_outbox
+    from onetill.sync.plugin import known_plugin
 
     settle_s = float(settle if settle is not None else _setting(cfg, "outbox_settle_s", 30.0))
     min_age_s = float(_setting(cfg, "outbox_min_resend_age_s", 120.0))
@@ -77,6 +78,9 @@ async def _drain(
                 db,
                 batch_size=int(_setting(cfg, "outbox_batch_size", 10)),
                 plugin=cfg.plugin,
+                # Keyed uploads when the engine last saw the plugin (a plugin removed
+                # since answers rest_no_route, and the sale goes plainly).
+                idempotent=known_plugin(db).has("idempotent_orders"),
                 force=True,
                 settle_s=settle_s,
                 min_resend_age_s=min_age_s,

@@ -60,6 +60,8 @@ def _key_pair(value: str | None, option: str) -> tuple[str, str] | None:
 @click.option("--control/--no-control", default=False, show_default=True,
               help="Serve the /__sandbox__/ control API (loopback clients only) for tests, "
               "benchmarks and the demo.")
+@click.option("--plugin/--no-plugin", default=False, show_default=True,
+              help="Behave as a store with the OneTill companion plugin (wc-onetill/v1) active.")
 def sandbox(
     host: str,
     port: int,
@@ -79,6 +81,7 @@ def sandbox(
     per_item_ms: float,
     faults: str | None,
     control: bool,
+    plugin: bool,
 ) -> None:
     import asyncio
     import zoneinfo
@@ -118,6 +121,7 @@ def sandbox(
         per_item_ms=per_item_ms,
         faults=faults,
         control=control,
+        plugin=plugin,
     )
     if key is not None and secret is not None:
         config.keys = {key: secret}

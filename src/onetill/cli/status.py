@@ -56,7 +56,9 @@ def status(home: Path | None, as_json: bool) -> None:
             f"duplicates     {current['duplicates']} sale(s) the store holds twice or after a "
             "void (`onetill orders --failed`)"
         )
-    click.echo(f"plugin         {'yes' if current.get('plugin') else 'no'}")
+    version = current.get("plugin_version")
+    plugin = (f"yes, version {version}" if version else "yes") if current.get("plugin") else "no"
+    click.echo(f"plugin         {printable(plugin)} (OneTill companion)")
     if current.get("queue_paused"):
         click.echo(f"uploads paused {printable(current['queue_paused'])}")
     if current.get("last_error"):

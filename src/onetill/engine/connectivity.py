@@ -11,10 +11,23 @@ outcome means; this module only maps it onto three states:
   it serves HTML instead of JSON (a login page, a WAF challenge), or a storm
   of 5xx / 429 answers in a row.
 
-While not online a cheap authenticated probe runs every ``probe_min_s``
-(5 s), doubling to ``probe_max_s`` (60 s) so a dead network costs almost
-nothing; while online and idle the probe runs every ``idle_probe_s`` so a
-till with nothing to do still notices it went offline.
+Probes fill the silence, and cost the store no PHP when they can:
+
+- ``reach`` (``engine.reach.handshake_probe``: a TCP/TLS handshake with the
+  store's host) runs when no request has answered for ``idle_probe_s``
+  (online), and every ``probe_min_s`` while offline. It never boots
+  WordPress, so an idle till costs the store nothing between polls.
+- ``probe`` (an authenticated API request) runs only when the two disagree:
+  the handshake fails while the last requests said online (offline is then
+  confirmed by a request, which does not reach PHP when the network is really
+  down), or the handshake succeeds while the requests said offline (back
+  online is confirmed by a request, at most every ``probe_min_s`` doubling
+  to ``probe_max_s`` while the requests keep failing). While ``degraded``
+  (the store answers but refuses us) only a request can tell, so ``probe``
+  runs on that backoff, as it does when there is no ``reach``.
+- A handshake that fails ``distrust_after`` times in a row while the request
+  sent to check it succeeds is no use on this network: the monitor stops
+  using it and probes with requests every ``idle_api_probe_s``.
 """
 
 from __future__ import annotations
@@ -118,31 +131,39 @@ Listener = Callable[[State, State], None]
 
 
 class ConnectivityMonitor:
-    """Holds the current state and probes while it is not ``online``."""
+    """Holds the current state; probes when the till's own traffic is silent."""
 
     def __init__(
         self,
         probe: Callable[[], Awaitable[object]],
         *,
+        reach: Callable[[], Awaitable[None]] | None = None,
         probe_min_s: float = 5.0,
         probe_max_s: float = 60.0,
         idle_probe_s: float = 30.0,
+        idle_api_probe_s: float | None = None,
         storm_threshold: int = 3,
+        distrust_after: int = 3,
         initial: State = State.ONLINE,
     ) -> None:
         self._probe = probe
+        self._reach = reach
         self.probe_min_s = probe_min_s
         self.probe_max_s = probe_max_s
         self.idle_probe_s = idle_probe_s
+        self.idle_api_probe_s = idle_api_probe_s if idle_api_probe_s is not None else idle_probe_s
         self.storm_threshold = storm_threshold
+        self.distrust_after = distrust_after
         self.state = initial
         self.reason = ""
         self.since = time.time()
         self._errors_in_row = 0
+        self._false_alarms = 0
         self._last_seen = time.monotonic()
         self._listeners: list[Listener] = []
         self._changed = asyncio.Event()
-        self.probes = 0
+        self.probes = 0  # API requests made only to learn the state
+        self.reaches = 0  # handshakes
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -150,6 +171,11 @@ class ConnectivityMonitor:
     @property
     def online(self) -> bool:
         return self.state is State.ONLINE
+
+    @property
+    def reach_trusted(self) -> bool:
+        """True while handshakes stand in for requests."""
+        return self._reach is not None
 
     def observe(self, result: object) -> State:
         """Record the result of one real request; returns the new state."""
@@ -194,24 +220,64 @@ class ConnectivityMonitor:
             return self.observe(exc)
         return self.observe(result)
 
+    async def reach_once(self) -> bool:
+        """One handshake with the store's host; True when it answered. Records nothing
+        but the time: only requests decide the state."""
+        if self._reach is None:
+            return False
+        self.reaches += 1
+        try:
+            await self._reach()
+        except (OSError, TimeoutError) as exc:
+            log.debug("handshake with the store failed: %s", _short(exc))
+            return False
+        self._last_seen = time.monotonic()
+        return True
+
+    async def _check_silence(self) -> None:
+        """Online and idle: a handshake; a request only when the handshake disagrees."""
+        if await self.reach_once():
+            self._false_alarms = 0
+            return
+        if await self.probe_once() is not State.ONLINE:
+            return  # confirmed (no PHP ran: the request found no store either)
+        self._false_alarms += 1
+        if self._false_alarms >= self.distrust_after:
+            log.warning(
+                "handshakes with the store's host fail while its API answers: probing with "
+                "API requests every %.0f s instead", self.idle_api_probe_s,
+            )  # fmt: skip
+            self._reach = None
+
     async def run(self) -> None:
         """Probe forever (until cancelled), at the cadence the state calls for."""
-        delay = self.probe_min_s
+        delay = self.probe_min_s  # the request backoff while not online
+        next_request = 0.0  # monotonic: no confirming request before this
         while True:
             changed = self._changed
             if self.state is State.ONLINE:
-                delay = self.probe_min_s
-                idle_for = time.monotonic() - self._last_seen
-                wait = max(0.0, self.idle_probe_s - idle_for)
+                delay, next_request = self.probe_min_s, 0.0
+                idle = self.idle_probe_s if self._reach is not None else self.idle_api_probe_s
+                wait = max(0.0, idle - (time.monotonic() - self._last_seen))
                 if wait > 0 and await _wait(changed, wait):
                     continue
-                if time.monotonic() - self._last_seen < self.idle_probe_s:
+                if time.monotonic() - self._last_seen < idle:
                     continue  # a real request answered meanwhile: no probe needed
-            else:
-                if await _wait(changed, delay):
+                if self._reach is not None:
+                    await self._check_silence()
+                else:
+                    await self.probe_once()
+                continue
+            if self.state is State.OFFLINE and self._reach is not None:
+                if await _wait(changed, self.probe_min_s):
                     continue
+                if not await self.reach_once() or time.monotonic() < next_request:
+                    continue  # still unreachable, or confirmed too recently
+            elif await _wait(changed, delay):
+                continue
+            if await self.probe_once() is not State.ONLINE:
                 delay = min(delay * 2, self.probe_max_s)
-            await self.probe_once()
+                next_request = time.monotonic() + delay
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> bool:

@@ -23,10 +23,11 @@ import httpx2
 from onetill.config import Config
 from onetill.engine.settings import EngineSettings
 from onetill.store import Database
+from onetill.sync.plugin import PluginInfo
 from onetill.woo import WooClient
-from onetill.woo.errors import WooError
+from onetill.woo.errors import AuthError, NoRouteError, TransportError, WooError
 
-__all__ = ["SyncJobs", "build_client"]
+__all__ = ["SyncJobs", "build_client", "tls_verify"]
 
 log = logging.getLogger("onetill.engine")
 
@@ -75,18 +76,7 @@ def build_client(
     """A ``WooClient`` for the saved connection, optionally observed.
 
     Raises ``WooError`` when the configured CA file cannot be used."""
-    verify: bool | ssl.SSLContext = True
-    if config.insecure:
-        verify = False
-    elif config.ca_file:
-        try:
-            verify = ssl.create_default_context(cafile=config.ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            # Worded as WooClient words it: callers report WooError cleanly.
-            raise WooError(
-                f"cannot use {config.ca_file!r} as a CA file: {exc}",
-                hint="pass a PEM file holding the certificate that signed the store's",
-            ) from None
+    verify = tls_verify(config)
     inner = transport or httpx2.AsyncHTTPTransport(verify=verify)
     wrapped = _ObservingTransport(inner, observe) if observe is not None else inner
     return WooClient(
@@ -99,6 +89,23 @@ def build_client(
         auth_in_query=config.auth_in_query,
         max_attempts=max_attempts,
     )
+
+
+def tls_verify(config: Config) -> bool | ssl.SSLContext:
+    """How the store's certificate is checked: the saved CA file, none (``--insecure``),
+    or the default trust. Raises ``WooError`` when the CA file cannot be used."""
+    if config.insecure:
+        return False
+    if not config.ca_file:
+        return True
+    try:
+        return ssl.create_default_context(cafile=config.ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        # Worded as WooClient words it: callers report WooError cleanly.
+        raise WooError(
+            f"cannot use {config.ca_file!r} as a CA file: {exc}",
+            hint="pass a PEM file holding the certificate that signed the store's",
+        ) from None
 
 
 class SyncJobs:
@@ -124,6 +131,7 @@ class SyncJobs:
         # When the last drain said to come back (our monotonic clock), if it said.
         self._again_at: float | None = None
         self._scanned_at: float | None = None  # monotonic: the last scan for copies
+        self._plugin: PluginInfo | None = None  # asked once per run, then hourly
 
     @property
     def _meta_key(self) -> str | None:
@@ -139,13 +147,17 @@ class SyncJobs:
 
     async def drain(self) -> None:
         from onetill.sync.outbox import drain
+        from onetill.sync.plugin import known_plugin
+
+        plugin = self._plugin if self._plugin is not None else known_plugin(self.db)
 
         # While the keys are rejected, each wake-up (the recheck timer, a sale,
         # a reconnect) tries the head order once: one request, never a loop,
         # and the queue resumes by itself when the merchant fixes the keys.
         report = await drain(
             self.client, self.db, batch_size=self.settings.drain_batch_size,
-            plugin=self.config.plugin, settle_s=self.settings.drain_settle_s,
+            plugin=self.config.plugin or plugin.has("orders_by_uuid"),
+            idempotent=plugin.has("idempotent_orders"), settle_s=self.settings.drain_settle_s,
             min_resend_age_s=self._min_resend_age_s, force=self._paused,
         )
         wait = report.retry_in_s
@@ -172,30 +184,102 @@ class SyncJobs:
             log.error("the store holds %d sale(s) twice: %s", len(flagged), ", ".join(flagged))
 
     async def delta(self) -> None:
-        from onetill.sync.catalog import delta_sync, initial_sync, needs_initial_sync
-        from onetill.sync.delta import DEFAULT_OVERLAP_S
+        """The poll: the plugin's change journal when the store has it, else plain polling."""
+        from onetill.sync.catalog import needs_initial_sync
 
+        if self._plugin is None:  # once per run; the audit asks again every hour
+            await self._detect_plugin()
+        plugin = self._plugin
+        if plugin is not None and plugin.has("changes") and await self._journal_poll():
+            return
         if needs_initial_sync(self.db):
             log.info("no complete catalog yet: running the initial sync")
-            await initial_sync(
-                self.client, self.db, self.on_progress,
-                global_variations=self.config.global_variations,
-                barcode_meta_key=self._meta_key,
-            )
+            await self._initial_sync(full=False)
         else:
-            # The cursor is the server's Date of the last poll, so it follows a
-            # clock set back; what changed between the jump and the poll after
-            # it is re-read only if the overlap spans a whole interval.
+            from onetill.sync.catalog import delta_sync
+            from onetill.sync.delta import SETBACK_REREAD_S
+
+            # The overlap covers the boundary second and a slow save (poll_window);
+            # a store clock set back is noticed by the poll and read again from
+            # further back than one interval, whatever --interval is.
             await delta_sync(
                 self.client, self.db, global_variations=self.config.global_variations,
                 barcode_meta_key=self._meta_key,
-                overlap_s=max(DEFAULT_OVERLAP_S, 2 * self.settings.delta_interval_s),
+                setback_reread_s=max(SETBACK_REREAD_S, 2 * self.settings.delta_interval_s),
             )
             await self.scan_for_copies()
+
+    async def _initial_sync(self, *, full: bool) -> Any:
+        from onetill.sync.catalog import initial_sync
+
+        return await initial_sync(
+            self.client, self.db, self.on_progress, full=full,
+            global_variations=self.config.global_variations, barcode_meta_key=self._meta_key,
+        )  # fmt: skip
+
+    async def _journal_poll(self) -> bool:
+        """One journal poll; False when this step falls back to plain polling
+        (the plugin gone or answering badly: said in the log)."""
+        from onetill.sync.catalog import needs_initial_sync
+        from onetill.sync.journal import journal_sync
+        from onetill.sync.plugin import mark_absent
+
+        async def full_sync() -> Any:
+            # A complete catalog is pulled again whole (the journal cannot say what
+            # changed before its head); an unfinished pull resumes.
+            return await self._initial_sync(full=not needs_initial_sync(self.db))
+
+        try:
+            await journal_sync(
+                self.client, self.db, full_sync=full_sync,
+                global_variations=self.config.global_variations, barcode_meta_key=self._meta_key,
+            )  # fmt: skip
+            return True
+        except NoRouteError:
+            mark_absent(self.db, "its routes answer rest_no_route")
+            self._plugin = PluginInfo(present=False)
+        except (TransportError, AuthError):
+            raise  # offline or keys refused: plain polling would fail the same way
+        except WooError as exc:
+            log.warning("the plugin's change journal failed (%s): polling plainly this time", exc)
+        return False
+
+    async def _detect_plugin(self) -> None:
+        """Ask the store for the plugin (one request); a failure keeps the last verdict."""
+        from onetill.sync.plugin import detect, known_plugin
+
+        try:
+            self._plugin = await detect(self.client, self.db)
+        except (TransportError, AuthError):
+            raise
+        except WooError as exc:
+            self._plugin = known_plugin(self.db)
+            log.warning(
+                "could not ask the store for the companion plugin (%s); going by the last "
+                "answer: %s", exc, "present" if self._plugin.present else "absent",
+            )  # fmt: skip
+
+    @property
+    def plugin(self) -> PluginInfo | None:
+        """The companion plugin as last seen (None: not asked yet in this run)."""
+        return self._plugin
 
     async def audit(self) -> None:
         from onetill.sync.catalog import audit_ids
 
+        await self._detect_plugin()
+        plugin = self._plugin
+        if plugin is not None and plugin.has("ids"):
+            try:
+                await audit_ids(
+                    self.client, self.db, global_variations=self.config.global_variations,
+                    barcode_meta_key=self._meta_key, plugin=True,
+                )  # fmt: skip
+                return
+            except (TransportError, AuthError):
+                raise
+            except WooError as exc:
+                log.warning("the plugin's id index failed (%s): auditing with plain listings", exc)
         await audit_ids(
             self.client, self.db, global_variations=self.config.global_variations,
             barcode_meta_key=self._meta_key,

@@ -28,7 +28,7 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,8 @@ from onetill.config import Config, NotConnectedError, load_config
 from onetill.engine.app import StatusHub, check_hosts, create_engine_app
 from onetill.engine.connectivity import ConnectivityMonitor
 from onetill.engine.hosts import HostPolicy, host_of
-from onetill.engine.jobs import SyncJobs, build_client
+from onetill.engine.jobs import SyncJobs, build_client, tls_verify
+from onetill.engine.reach import handshake_probe
 from onetill.engine.scheduler import Scheduler
 from onetill.engine.settings import EngineSettings
 from onetill.engine.status import clear_engine_info, database_status, write_engine_info
@@ -350,7 +351,7 @@ class Engine:
         )
         self._probe_client = build_client(
             self.config, observe=monitor.observe, transport=self._transport,
-            timeout=min(10.0, s.request_timeout_s), max_attempts=1,
+            timeout=min(s.probe_timeout_s, s.request_timeout_s), max_attempts=1,
         )
 
     def _start_sync(self) -> list[asyncio.Task[None]]:
@@ -361,9 +362,11 @@ class Engine:
         s, hub, config = self.settings, self.hub, self.config
         monitor = self.monitor = ConnectivityMonitor(
             self._probe,
+            reach=self._reach(),
             probe_min_s=s.probe_min_s,
             probe_max_s=s.probe_max_s,
             idle_probe_s=s.idle_probe_s,
+            idle_api_probe_s=s.idle_api_probe_s,
         )
         self._make_clients()
         assert self.client is not None
@@ -375,6 +378,7 @@ class Engine:
             delta_interval_s=s.delta_interval_s,
             audit_interval_s=s.audit_interval_s,
             outbox_poll_s=s.outbox_poll_s,
+            jitter=s.jitter,
             on_job_done=lambda _name: hub.changed(),
         )
         monitor.add_listener(lambda _old, _new: hub.changed())
@@ -484,6 +488,17 @@ class Engine:
             return receive_event(db, body, signature, secret)
 
         return receive
+
+    def _reach(self) -> Callable[[], Awaitable[None]] | None:
+        """A handshake with the store's host, unless requests go through a transport given
+        by the caller (tests): then there is no host to shake hands with."""
+        assert self.config is not None
+        if self._transport is not None:
+            return None
+        verify = tls_verify(self.config)
+        return handshake_probe(
+            self.config.url, verify=verify, timeout_s=self.settings.reach_timeout_s
+        )
 
     async def _probe(self) -> object:
         # Authenticated and tiny: proves the network, the store and the keys.

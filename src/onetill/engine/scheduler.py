@@ -11,6 +11,12 @@ Three loops share one ``Scheduler``:
   reconnect started (sales first: they carry money and reduce stock);
 - the **audit** loop looks for force-deleted products every hour.
 
+Several tills on one store must not poll in the same second: with
+``jitter`` (the engine uses 0.1) every delta and audit interval is drawn
+from ``interval * (1 +- jitter)``, so engines started together drift apart
+within a few polls and stay apart, while the mean interval (and so the
+requests per minute) stays what was asked for.
+
 Nothing runs against the store while it is offline: the connectivity probe
 finds out when it is back and the scheduler then drains and syncs without
 waiting for a timer. A job's failure is logged and reported to the
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -82,8 +89,14 @@ class Scheduler:
         delta_interval_s: float = 30.0,
         audit_interval_s: float = 3600.0,
         outbox_poll_s: float = 1.0,
+        jitter: float = 0.0,
+        rng: random.Random | None = None,
         on_job_done: Callable[[str], None] | None = None,
     ) -> None:
+        if not 0.0 <= jitter < 1.0:
+            raise ValueError(f"jitter must be in [0, 1), not {jitter}")
+        self.jitter = jitter
+        self._rng = rng or random.Random()
         self.jobs = jobs
         self.monitor = monitor
         self.delta_interval_s = delta_interval_s
@@ -118,6 +131,10 @@ class Scheduler:
         if new is State.ONLINE and old is not State.ONLINE:
             self._reconnected = True
             self._drain_wake.set()
+
+    def spread(self, seconds: float) -> float:
+        """``seconds`` give or take ``jitter`` of it (uniformly)."""
+        return seconds * (1.0 + self.jitter * (2.0 * self._rng.random() - 1.0))
 
     @property
     def job_lock(self) -> asyncio.Lock:
@@ -175,7 +192,7 @@ class Scheduler:
 
     async def _delta_loop(self) -> None:
         while not self.stopping:
-            await _wait(self._delta_wake, self.delta_interval_s)
+            await _wait(self._delta_wake, self.spread(self.delta_interval_s))
             self._delta_wake.clear()
             if self.stopping:
                 return
@@ -198,7 +215,7 @@ class Scheduler:
             wait = self.audit_interval_s
         while not self.stopping:
             await _wait(never, wait, stop=self._stopping)
-            wait = self.audit_interval_s
+            wait = self.spread(self.audit_interval_s)
             if self.stopping:
                 return
             if self.monitor.state is State.OFFLINE:

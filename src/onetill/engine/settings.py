@@ -23,7 +23,15 @@ class EngineSettings:
     audit_interval_s: float = 3600.0
     probe_min_s: float = 5.0
     probe_max_s: float = 60.0
-    idle_probe_s: float = 10.0
+    # Silence longer than this is checked by a TCP/TLS handshake (no PHP) ...
+    idle_probe_s: float = 5.0
+    reach_timeout_s: float = 3.0
+    # ... or, where handshakes cannot be used, by an API request this often.
+    idle_api_probe_s: float = 10.0
+    probe_timeout_s: float = 5.0
+    # Delta and audit intervals vary by up to this fraction, so that tills
+    # sharing a store do not poll in the same second.
+    jitter: float = 0.1
     outbox_poll_s: float = 1.0
     grace_s: float = 10.0
     request_timeout_s: float = 30.0

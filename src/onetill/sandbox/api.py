@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
-from . import orders, products, site, variations, webhook_routes
+from . import companion, orders, products, site, variations, webhook_routes
 from .auth import Caller, is_key_route
 from .errors import RestError, localized, no_route
 from .rest import Call, Reply, Route
@@ -43,6 +43,8 @@ def routes_for(store: SandboxStore) -> list[Route]:
     ]
     if store.config.global_variations:
         table += variations.GLOBAL_ROUTES
+    if store.config.plugin:
+        table += companion.ROUTES
     return table
 
 
@@ -113,7 +115,8 @@ class _Api:
                         "The API key provided does not have write permissions.",
                     )
             found = self._match(route, "GET" if head else method)
-            if found is None:
+            if found is None or (route.startswith("/wc-onetill/") and not store.config.plugin):
+                # (config.plugin switched off at runtime: the plugin was deactivated)
                 raise no_route()
             target, args, handler = found
             headers["Allow"] = target.allow
@@ -129,7 +132,17 @@ class _Api:
                         json_error_code=4,
                         json_error_message="Syntax error",
                     ) from None
-            call = Call(store, method, route, query, _params(query, form), body, caller, args)
+            call = Call(
+                store,
+                method,
+                route,
+                query,
+                _params(query, form),
+                body,
+                caller,
+                args,
+                headers=request.headers,
+            )
             result = handler(call)
             reply: Reply = await result if inspect.isawaitable(result) else result
             headers.update(reply.headers)

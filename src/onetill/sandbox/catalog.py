@@ -302,7 +302,10 @@ def adjust_stock(store: SandboxStore, item: Item, delta: int) -> tuple[Item, int
         return None
     old = int(holder.data.get("stock_quantity") or 0)
     holder.data["stock_quantity"] = old + delta  # negative stock is allowed
-    touch(store, holder)
+    if store.config.stock_bumps_modified:
+        touch(store, holder)
+    else:
+        store.save(holder)
     store.emit("product.updated", holder.id)
     return holder, old, old + delta
 

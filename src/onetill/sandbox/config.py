@@ -42,12 +42,17 @@ class SandboxConfig:
     # except ports 80, 443 and 8080. Off by default so tests can use a port-0
     # receiver on 127.0.0.1; turn it on to see what a real store would do.
     webhook_safe_urls: bool = False
-    wc_version: str = "11.0.1"
+    wc_version: str = "11.0.1"  # below 9.6: /products ignores include_status
+    # A sale's stock change saves the product (its date_modified bumps), as on
+    # WooCommerce 11; False behaves like the versions with bug #40060.
+    stock_bumps_modified: bool = True
     global_variations: bool = True  # GET /wc/v3/variations exists (10.3+)
     clock_offset_s: float = 0.0  # a wrong server clock, as seen in Date and dates
     # The site language: WooCommerce translates its error messages (codes stay
     # English). "de_DE" answers the authentication errors in German.
     locale: str = "en_US"
+    # The companion plugin (wc-onetill/v1, docs/companion-api.md) is installed and active.
+    plugin: bool = False
 
     @property
     def https(self) -> bool:

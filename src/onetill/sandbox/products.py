@@ -1,6 +1,10 @@
 """``/wc/v3/products``: list, read, create, update, trash/force delete, batch.
 
-WooCommerce facts: default ``status=any`` excludes trash; ``sku`` (comma list)
+WooCommerce facts: default ``status=any`` excludes trash; since 9.6
+``include_status`` (comma list, each value in the ``status`` enum, else
+``400 rest_invalid_param`` naming ``include_status[i]``) takes precedence
+over ``status``, and ``any`` keeps trash out only when ``trash`` is not named
+too; older versions ignore it; ``sku`` (comma list)
 also matches variations, which then appear in the list as variations;
 ``type=variation`` is a 400 (not in the enum); ``orderby`` date/modified get
 ``ID`` appended for stable paging; ``GET /products/{variation_id}`` works.
@@ -98,17 +102,42 @@ def order_items(
     return sorted(items, key=key, reverse=desc)
 
 
-def _status_ok(status: Any, wanted: str) -> bool:
+def _status_ok(status: Any, wanted: str | list[str]) -> bool:
+    if isinstance(wanted, list):
+        if status in wanted:
+            return True
+        return "any" in wanted and status != "trash"
     if wanted == "any":
         return bool(status != "trash")
     return bool(status == wanted)
 
 
+def _include_status(call: Call) -> list[str] | None:
+    """``include_status`` as WooCommerce 9.6+ reads it (None: absent, or an older store)."""
+    raw = call.params.get("include_status")
+    if raw is None or raw == "" or not _has_include_status(call.store.config.wc_version):
+        return None
+    values = raw if isinstance(raw, list) else str(raw).split(",")
+    wanted = [str(v).strip() for v in values if str(v).strip()]
+    for i, value in enumerate(wanted):
+        if value not in _STATUSES:
+            message = (f"include_status[{i}] is not one of "
+                       f"{', '.join(_STATUSES[:-1])}, and {_STATUSES[-1]}.")  # fmt: skip
+            raise invalid_param("include_status", message, "rest_not_in_enum")
+    return wanted or None
+
+
+def _has_include_status(version: str) -> bool:
+    parts = [int(p) if p.isdigit() else 0 for p in version.split(".")[:2]]
+    return tuple(parts + [0] * (2 - len(parts))) >= (9, 6)
+
+
 def list_products(call: Call) -> Reply:
     store = call.store
-    status = str(call.params.get("status") or "any")
+    status: str | list[str] = str(call.params.get("status") or "any")
     if status not in _STATUSES:
         raise _enum("status", _STATUSES)
+    status = _include_status(call) or status
     ptype = call.params.get("type")
     if ptype is not None and ptype not in _TYPES:
         raise _enum("type", _TYPES)

@@ -7,7 +7,7 @@ A handler takes a :class:`Call` and returns a :class:`Reply` (or raises
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,7 @@ class Call:
     body: Any  # the decoded JSON body, or None
     caller: Caller
     args: dict[str, str] = field(default_factory=dict)  # groups of the route pattern
+    headers: Mapping[str, str] = field(default_factory=dict)  # case-insensitive in api.py
 
     def get(self, name: str, default: Any = None) -> Any:
         """A parameter from the JSON body, else the query/form (WordPress's merge order)."""

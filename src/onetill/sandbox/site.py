@@ -24,6 +24,8 @@ def index(call: Call) -> Reply:
     body: dict[str, Any] = dict(store.index)
     body["gmt_offset"] = utc_offset_hours(store.tz, store.now())
     body["namespaces"] = list(body.get("namespaces", []))
+    if store.config.plugin and "wc-onetill/v1" not in body["namespaces"]:
+        body["namespaces"].append("wc-onetill/v1")
     body["routes"] = {}
     fields = call.params.get("_fields")
     if fields:
@@ -138,6 +140,8 @@ def update_setting(call: Call) -> Reply:
             if "value" in call.json:
                 s["value"] = call.json["value"]
                 call.store.save_blob("settings", call.store.settings)
+                if call.store.plugin is not None:
+                    call.store.plugin.setting_saved(str(s["id"]))
             return Reply(_setting(call, group, s))
     raise RestError(404, "rest_setting_setting_invalid", "Invalid setting.")
 

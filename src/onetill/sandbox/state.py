@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 from . import catalog, checkout, loader, serialize
 from .auth import KeyRing
+from .companion_journal import PluginTables
 from .config import SandboxConfig
 from .persist import StateFile
 from .records import ORDER, PRODUCT, REFUND, VARIATION, WEBHOOK, Item
@@ -75,6 +76,8 @@ class SandboxStore:
         self.state_file: StateFile | None = None
         self.dispatcher = Dispatcher(self)
         self.byte_patches: list[tuple[bytes, bytes]] = []
+        # The companion plugin's tables (config.plugin), attached once the catalog is built.
+        self.plugin: PluginTables | None = None
 
     # --- building -----------------------------------------------------------
 
@@ -88,14 +91,27 @@ class SandboxStore:
             state = StateFile(config.state_file)
             if not state.is_empty():
                 loader.load_state_file(store, state)
-                store.state_file = state
-                return store
-            loader.populate(store)  # before attaching: no per-id writes while generating
-            loader.dump_state_file(store, state)
+            else:
+                loader.populate(store)  # before attaching: no per-id writes while generating
+                loader.dump_state_file(store, state)
             store.state_file = state
-            return store
-        loader.populate(store)
+        else:
+            loader.populate(store)
+        if config.plugin:
+            store.plugin = store._plugin_tables()
         return store
+
+    def _plugin_tables(self) -> PluginTables:
+        """A fresh journal (new epoch); the idempotency keys survive in the state file."""
+        keys: dict[str, Any] = {}
+        if self.state_file is not None:
+            for name in ("companion_order_keys", "companion_stock_keys"):
+                keys[name] = self.state_file.load_blob(name)
+        return PluginTables(
+            self.now,
+            order_keys=keys.get("companion_order_keys"),
+            stock_keys=keys.get("companion_stock_keys"),
+        )
 
     # --- clock and ids ------------------------------------------------------
 
@@ -117,10 +133,15 @@ class SandboxStore:
     # --- persistence --------------------------------------------------------
 
     def save(self, item: Item) -> None:
+        if self.plugin is not None and item.kind in (PRODUCT, VARIATION):
+            self.plugin.item_saved(item.kind, item.id, int(item.data.get("parent_id") or 0))
         if self.state_file is not None:
             self.state_file.save_item(item)
 
     def forget(self, item: Item) -> None:
+        if self.plugin is not None and item.kind in (PRODUCT, VARIATION):
+            parent = int(item.data.get("parent_id") or 0)
+            self.plugin.item_saved(item.kind, item.id, parent, deleted=True)
         if self.state_file is not None:
             self.state_file.delete_item(item.kind, item.id)
 

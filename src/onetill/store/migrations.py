@@ -7,6 +7,7 @@ from onetill.store import (
     schema_engine,
     schema_orders,
     schema_payments,
+    schema_plugin,
     schema_problems,
 )
 
@@ -19,4 +20,5 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
     ("0004_stripe_payments", schema_payments.STATEMENTS),
     ("0005_order_store_copies", schema_orders.STORE_COPIES),
     ("0006_catalog_problems", schema_problems.STATEMENTS),
+    ("0007_plugin_uploads", schema_plugin.STATEMENTS),
 ]

@@ -137,6 +137,7 @@ class OrderRecord:
     last_error: str | None
     charge_id: str = ""
     store_copies: str | None = None  # JSON [ids] when the store holds this sale unexpectedly
+    plugin_sends: int = 0  # sends through the plugin's idempotent POST (schema_plugin)
     lines: list[OrderLine] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:

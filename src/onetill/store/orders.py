@@ -58,7 +58,8 @@ _SELECT = (
     " o.payment_title, o.transaction_id, o.card_brand, o.card_last4, o.subtotal, o.total_tax,"
     " o.total, o.tendered, o.change, o.remote_id, o.remote_number, o.void_reason,"
     " o.discrepancy, o.tax_lines, x.attempts, x.next_attempt_at, x.in_flight_since,"
-    " x.first_sent_at, x.server_offset_s, x.last_error, o.charge_id, o.store_copies"
+    " x.first_sent_at, x.server_offset_s, x.last_error, o.charge_id, o.store_copies,"
+    " x.plugin_sends"
     " FROM orders o JOIN outbox x ON x.order_uuid = o.uuid"
 )
 

@@ -123,6 +123,7 @@ def mark_in_flight(
     server_offset_s: float | None,
     *,
     lookup_after: datetime | None = None,
+    via_plugin: bool = False,
 ) -> None:
     """Record, before sending, that these orders may reach the store from now on.
 
@@ -130,7 +131,8 @@ def mark_in_flight(
     time and the store-minus-till difference, or None when unknown).
     ``lookup_after``: if this process dies with the request out, the next
     drainer looks the orders up no earlier than this, giving a store that
-    is still finishing the request time to commit it.
+    is still finishing the request time to commit it. ``via_plugin``: the
+    send is the companion plugin's idempotent POST (counted in ``plugin_sends``).
     """
     stamp = format_ts(now)
     due = format_ts(lookup_after or now)
@@ -139,8 +141,9 @@ def mark_in_flight(
         first, offset = _earliest_send(conn, uuid, now, server_offset_s)
         conn.execute(
             "UPDATE outbox SET attempts = attempts + 1, in_flight_since = ?,"
-            " first_sent_at = ?, next_attempt_at = ?, server_offset_s = ? WHERE order_uuid = ?",
-            (stamp, first, due, offset, uuid),
+            " first_sent_at = ?, next_attempt_at = ?, server_offset_s = ?,"
+            " plugin_sends = plugin_sends + ? WHERE order_uuid = ?",
+            (stamp, first, due, offset, int(via_plugin), uuid),
         )
 
 

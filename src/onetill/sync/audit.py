@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -26,7 +28,7 @@ from onetill.store.catalog_rows import MAX_ID
 from onetill.store.sync_state import set_state
 from onetill.sync.delta import SyncReport, earliest, guarded, pages_of, record_success
 from onetill.woo import Page, WooClient, format_gmt_cursor
-from onetill.woo.errors import NoRouteError
+from onetill.woo.errors import NoRouteError, UnreadableAnswerError
 from onetill.woo.store_clock import StoreClock
 
 __all__ = ["AUDIT_AT", "AUDIT_CAUSE", "audit_ids"]
@@ -50,6 +52,7 @@ def _id(obj: object, unreadable: list[str]) -> int | None:
 
 def _ids(pages: list[Page], unreadable: list[str]) -> set[int]:
     return {i for p in pages for o in p.items if (i := _id(o, unreadable)) is not None}
+IDS_PER_PAGE = 5000
 
 
 async def audit_ids(
@@ -59,8 +62,12 @@ async def audit_ids(
     global_variations: bool = True,
     barcode_meta_key: str | None = None,
     refresh_settings: bool = True,
+    plugin: bool = False,
 ) -> SyncReport:
     """Remove what the store no longer has (force deletes), fetch what the till lacks.
+
+    ``plugin``: list ids with the companion plugin's ``ids?after_id=`` (5,000 a
+    request, every status, keyset paging) instead of ``products``/``variations``.
 
     Lists every id with ``_fields=id`` (about 11 KB per 100 products), then in
     one transaction deletes and logs local rows missing from the store. Rows
@@ -69,39 +76,13 @@ async def audit_ids(
     """
     report = SyncReport(kind="audit")
     async with guarded(db):
-        by_id = {"orderby": "id", "order": "asc"}
-        listed, trashed = await asyncio.gather(
-            pages_of(client, "products", by_id, fields=["id", "type"]),
-            pages_of(client, "products", {**by_id, "status": "trash"}, fields=["id", "type"]),
-        )
-        began = earliest([p.server_time for p in listed[:1] + trashed[:1]])
         unreadable: list[str] = []
-        live = _ids(listed, unreadable)
-        products = live | _ids(trashed, unreadable)
-        variable = sorted(
-            o["id"]
-            for p in listed
-            for o in p.items
-            if isinstance(o, dict) and o.get("type") == "variable" and o.get("id") in live
-        )
-        variations: dict[int, int] = {}  # id -> parent
-        if global_variations:
-            try:
-                pages = await pages_of(client, "variations", by_id, fields=["id", "parent_id"])
-                for page in pages:
-                    for o in page.items:
-                        if _id(o, unreadable) is not None:
-                            parent = o.get("parent_id", 0)
-                            variations[o["id"]] = parent if type(parent) is int else 0
-            except NoRouteError:
-                global_variations = False
-        if not global_variations:
-            for parent in variable:
-                for page in await pages_of(
-                    client, f"products/{parent}/variations", {}, fields=["id"]
-                ):
-                    variations.update((o["id"], parent) for o in page.items
-                                      if _id(o, unreadable) is not None)
+        if plugin:
+            live, products, variations, began = await _plugin_listing(client)
+        else:
+            live, products, variations, began, global_variations = await _plain_listing(
+                client, global_variations, unreadable
+            )
         with db.lock:
             local_products = all_item_ids(db.conn, variations=False)
             local_variations = all_item_ids(db.conn, variations=True)
@@ -119,9 +100,10 @@ async def audit_ids(
             log.warning("the store listed %d item(s) without a usable id: the audit removes "
                         "nothing this time", len(unreadable))  # fmt: skip
             gone = set()
-        if gone:
+        if gone and not plugin:
             # Pages shift when something is deleted while we list: an item can slip
             # between two pages unseen. Ask for the missing ones by id before deleting.
+            # (The plugin's keyset listing, by id, cannot lose an item that way.)
             gone -= await _still_there(client, db, gone, global_variations)
         with db.write() as conn:
             if gone and began is not None:
@@ -239,3 +221,75 @@ async def _refresh_settings(client: WooClient, db: Database) -> None:
         for group, resp in (("general", general), ("tax", tax)):
             items = resp.data if isinstance(resp.data, list) else []
             store_settings.replace_settings(conn, group, items)
+
+
+async def _plain_listing(
+    client: WooClient, global_variations: bool, unreadable: list[str]
+) -> tuple[set[int], set[int], dict[int, int], datetime | None, bool]:
+    """(live product ids, every product id, variation id -> parent, when the listing
+    began, whether the global variations route exists) from wc/v3 listings. Items
+    listed without a usable id go to ``unreadable``."""
+    by_id = {"orderby": "id", "order": "asc"}
+    listed, trashed = await asyncio.gather(
+        pages_of(client, "products", by_id, fields=["id", "type"]),
+        pages_of(client, "products", {**by_id, "status": "trash"}, fields=["id", "type"]),
+    )
+    began = earliest([p.server_time for p in listed[:1] + trashed[:1]])
+    live = _ids(listed, unreadable)
+    products = live | _ids(trashed, unreadable)
+    variable = sorted(
+        o["id"]
+        for p in listed
+        for o in p.items
+        if isinstance(o, dict) and o.get("type") == "variable" and o.get("id") in live
+    )
+    variations: dict[int, int] = {}  # id -> parent
+    if global_variations:
+        try:
+            pages = await pages_of(client, "variations", by_id, fields=["id", "parent_id"])
+            for page in pages:
+                for o in page.items:
+                    if _id(o, unreadable) is not None:
+                        parent = o.get("parent_id", 0)
+                        variations[o["id"]] = parent if type(parent) is int else 0
+        except NoRouteError:
+            global_variations = False
+    if not global_variations:
+        for parent in variable:
+            for page in await pages_of(client, f"products/{parent}/variations", {}, fields=["id"]):
+                variations.update(
+                    (o["id"], parent) for o in page.items if _id(o, unreadable) is not None
+                )
+    return live, products, variations, began, global_variations
+
+
+async def _plugin_listing(
+    client: WooClient,
+) -> tuple[set[int], set[int], dict[int, int], datetime | None]:
+    """The same from the companion plugin's ``ids`` (keyset paging with ``after_id``)."""
+    from onetill.sync.plugin import PLUGIN_NAMESPACE
+
+    began: datetime | None = None
+    found: dict[str, list[dict[str, Any]]] = {"product": [], "variation": []}
+    for kind, items in found.items():
+        after = 0
+        while True:
+            response = await client.request(
+                "GET", "ids", {"type": kind, "after_id": after, "per_page": IDS_PER_PAGE},
+                namespace=PLUGIN_NAMESPACE,
+            )  # fmt: skip
+            if began is None:
+                began = response.server_time
+            body = response.data
+            page = body.get("items") if isinstance(body, dict) else None
+            if not isinstance(page, list):
+                raise UnreadableAnswerError(f"the plugin's id index answered {str(body)[:120]!r}")
+            items += [o for o in page if isinstance(o, dict) and type(o.get("id")) is int]
+            nxt = body.get("next_after_id")
+            if type(nxt) is not int or nxt <= after:
+                break
+            after = nxt
+    products = {o["id"] for o in found["product"]}
+    live = {o["id"] for o in found["product"] if o.get("status") != "trash"}
+    variations = {o["id"]: int(o.get("parent_id") or 0) for o in found["variation"]}
+    return live, products, variations, began

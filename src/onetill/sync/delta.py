@@ -3,28 +3,35 @@
 WooCommerce facts this depends on (WOOCOMMERCE.md):
 
 * ``modified_after`` is strict (``>``) at one-second resolution, and with
-  ``dates_are_gmt=true`` must be sent as naive UTC. We send ``cursor -
-  overlap``: the boundary second is re-read, and so is anything saved while
-  the previous poll's query ran (its ``Date`` can be later than the
-  snapshot). Re-reads are harmless: upserts are keyed by id and guarded by
+  ``dates_are_gmt=true`` must be sent as naive UTC. A poll reads from
+  ``cursor - overlap``; the cursor is a store time at or before the moment
+  the previous poll's requests reached the store, and the overlap covers the
+  boundary second and a slow save's stamp-to-commit lag (``poll_window``).
+  Re-reads are harmless: upserts are keyed by id and guarded by
   ``date_modified_gmt``.
-* The cursor is the server's ``Date`` of the poll's first answers, never the
-  till's clock; it only moves when the whole poll was applied. Without any
-  ``Date`` (a proxy stripped it) it falls back to the newest
-  ``date_modified_gmt`` seen, minus how long the read took.
-* Default ``status=any`` excludes trash: trashed products come from a second
-  query with ``status=trash``. Force-deleted ones appear nowhere, hence the
-  ID audit (``sync/audit.py``, hourly or ``onetill sync --audit``).
+* The cursor is the server's ``Date`` of the poll's first answers (minus how
+  long they took), never the till's clock; it only moves when the whole poll
+  was applied. Without any ``Date`` (a proxy stripped it) it falls back to
+  the newest ``date_modified_gmt`` seen, minus how long the read took. A
+  ``Date`` older than the cursor means the store's clock went back: the poll
+  reads again from ``setback_reread_s`` before it.
+* Default ``status=any`` excludes trash: where the store understands
+  ``include_status`` (9.6+) one query lists every status, trash included;
+  elsewhere trash is a second query (``poll_shape``). Force-deleted products
+  appear nowhere, hence the ID audit (``sync/audit.py``, hourly or
+  ``onetill sync --audit``).
 * A scheduled product goes live without a new ``date_modified`` (cron's
   ``wp_publish_post()`` sets the status alone): local ``future`` products
   past their publish time (``date_created_gmt``) are read again by id.
 * A changed variation bumps its parent: a changed variable parent is the
   signal to read ``/variations?modified_after=`` (or the parent's list).
 * An online order's stock drop bumps the product on WooCommerce 11, but
-  older versions had bugs (#17841, #40060): items of orders modified since
-  the cursor get their stock read back, at the cost of one request per poll.
+  older versions had bugs (#17841, #40060): the orders window (items of orders
+  modified since the cursor get their stock read back) is read on every poll
+  until this store has shown the bump, then every 10 minutes (``sale_signal``).
 
-An idle poll is three requests: products, trashed products, orders.
+An idle poll is one request on WooCommerce 9.6+ once sales are known to bump
+their products, two before that, three on older versions.
 """
 
 from __future__ import annotations
@@ -43,6 +50,16 @@ import msgspec
 from onetill.store import Database
 from onetill.store.catalog import apply_items, scheduled_ids
 from onetill.store.sync_state import get_state, set_state
+from onetill.sync import poll_shape, sale_signal
+from onetill.sync.poll_shape import read_poll, read_products
+from onetill.sync.poll_window import (
+    DEFAULT_OVERLAP_S,
+    SNAPSHOT,
+    format_window,
+    previous_date,
+    snapshot_cursor,
+    window_start,
+)
 from onetill.sync.stock import order_item_ids, refresh_stock
 from onetill.woo import Page, WooClient, format_gmt_cursor, parse_gmt
 from onetill.woo.errors import NoRouteError, TransportError, WooError
@@ -52,6 +69,7 @@ __all__ = [
     "CURSOR",
     "DEFAULT_OVERLAP_S",
     "LAST_SYNC_AT",
+    "SETBACK_REREAD_S",
     "NotInitializedError",
     "SyncReport",
     "dateless_cursor",
@@ -70,7 +88,9 @@ CURSOR = "catalog.cursor"
 LAST_SYNC_AT = "catalog.last_sync_at"
 STATE = "catalog.state"
 LAST_ERROR = "catalog.last_error"
-DEFAULT_OVERLAP_S = 60.0
+SETBACK_REREAD_S = 3600.0
+SETBACK_TOLERANCE_S = 1.0
+LAST_DATE = "catalog.last_date"  # the latest Date of the last poll's first answers
 MAX_REREADS = 2
 DELTA_CAUSE = "delta sync"
 ORDER_CAUSE = "online order (stock read back)"
@@ -207,40 +227,68 @@ async def delta_sync(
     overlap_s: float = DEFAULT_OVERLAP_S,
     global_variations: bool = True,
     barcode_meta_key: str | None = None,
+    fold_trash: bool | None = None,
+    setback_reread_s: float = SETBACK_REREAD_S,
 ) -> SyncReport:
-    """One poll: changed, trashed and sold items since the cursor; then move the cursor."""
+    """One poll: changed, trashed and sold items since the cursor; then move the cursor.
+
+    ``overlap_s``: seconds re-read before the cursor (``poll_window``);
+    ``fold_trash``: list trash with the rest in one query (None: when the store
+    can, ``poll_shape``); ``setback_reread_s``: how far back to read when the
+    store's clock went back since the last poll.
+    """
     with db.lock:
         cursor = get_state(db.conn, CURSOR)
+        snapshot = get_state(db.conn, SNAPSHOT)
+        last_date = get_state(db.conn, LAST_DATE)
     if cursor is None:
         raise NotInitializedError(
             "the catalog has never been pulled",
             hint="run `onetill sync` for the initial sync first",
         )
-    since = format_gmt_cursor(parse_gmt(cursor) - timedelta(seconds=overlap_s))
-    window = {"modified_after": since, "dates_are_gmt": "true", "orderby": "id", "order": "asc"}
+    last = parse_gmt(cursor)
+    start = window_start(cursor, snapshot, overlap_s)
     report = SyncReport(kind="delta")
     began = time.monotonic()
     async with guarded(db):
-        changed, trashed, orders = await asyncio.gather(
-            pages_of(client, "products", window),
-            pages_of(client, "products", {**window, "status": "trash"}),
-            pages_of(client, "orders", window, fields=["id", "line_items"]),
+        folded = fold_trash if fold_trash is not None else await poll_shape.fold_trash(
+            client, db, last
         )
+        with db.lock:
+            orders_from = sale_signal.orders_since(db.conn, start, last, overlap_s)
+            signal_proven = sale_signal.proven(db.conn)
+        changed, trashed, orders, firsts = await read_poll(client, start, folded, orders_from)
         report.requests = len(changed) + len(trashed) + len(orders)
         clock = StoreClock()
         clock.observe_pages(changed + trashed + orders)
-        poll_time = earliest([p.server_time for p in (changed[:1] + trashed[:1] + orders[:1])])
-        if poll_time is not None and poll_time < parse_gmt(cursor) - timedelta(seconds=overlap_s):
+        poll_time = snapshot_cursor(firsts)
+        dated = earliest([first for first, _ in firsts])
+        before = previous_date(last_date, cursor, snapshot)
+        if (
+            poll_time is not None
+            and dated is not None
+            and before is not None
+            and dated < before - timedelta(seconds=SETBACK_TOLERANCE_S)
+        ):
+            # The store's clock went back (every answer of this poll was sent after
+            # the last poll's): what was saved since the jump carries stamps older
+            # than the cursor. Read again from well before it. (A second of slack:
+            # web servers behind one address may disagree by a fraction of one, and
+            # a set-back that small is inside the overlap.)
             log.warning(
-                "the store's clock is %.0f s behind the last poll's (set back?): edits made "
-                "between the change and now may not be read; `onetill sync --full` reads all",
-                (parse_gmt(cursor) - poll_time).total_seconds(),
-            )
+                "the store's clock is %.0f s behind the last poll's: reading changes since %s",
+                (before - dated).total_seconds(), format_gmt_cursor(poll_time),
+            )  # fmt: skip
+            start = min(start, poll_time - timedelta(seconds=setback_reread_s + overlap_s))
+            orders_from = start if orders_from is not None else None
+            changed, trashed, orders, _ = await read_poll(client, start, folded, orders_from)
+            clock.observe_pages(changed + trashed + orders)
+            report.requests += len(changed) + len(trashed) + len(orders)
+        window = format_window(start)
         if poll_time is None:
             # No Date header at all: never later than the old cursor's successor.
             fallback = dateless_cursor(newest_modified(changed + trashed), began)
-            old = parse_gmt(cursor)
-            poll_time = max(old, fallback) if fallback is not None else None
+            poll_time = max(last, fallback) if fallback is not None else None
         passes = [changed + trashed]
         rereads = 0
         known: set[int] = set()
@@ -251,10 +299,7 @@ async def delta_sync(
                 poll_time = None
                 break
             rereads += 1
-            changed, trashed = await asyncio.gather(
-                pages_of(client, "products", window),
-                pages_of(client, "products", {**window, "status": "trash"}),
-            )
+            changed, trashed, _ = await read_products(client, window, folded)
             clock.observe_pages(changed + trashed)
             report.requests += len(changed) + len(trashed)
             passes.append(changed + trashed)
@@ -280,26 +325,34 @@ async def delta_sync(
                 log.warning("the variation listing kept changing while paged; re-read next poll")
                 poll_time = None
         report.requests += await _scheduled_due(
-            client, db, poll_time or parse_gmt(cursor), barcode_meta_key, report, seen, clock
+            client, db, poll_time or last, barcode_meta_key, report, seen, clock
         )
-        sold = {
-            iid
-            for page in orders
-            for order in page.items
-            if isinstance(order, dict)
-            for iid in order_item_ids(order)
-        }
-        stale = sold - seen
+        sold_in = [o for page in orders for o in page.items if isinstance(o, dict)]
+        verdict = None
+        if orders_from is not None:
+            with db.lock:
+                verdict = sale_signal.judge(db.conn, sold_in, poll_time)
+        # Until this store has shown that sales stamp their products, every item an
+        # order in the window sold is read back unless the listing just brought it.
+        stale = set() if verdict is None else set(verdict.stale)
+        if not signal_proven:
+            stale |= {iid for order in sold_in for iid in order_item_ids(order)} - seen
         if stale:
             refreshed = await refresh_stock(
                 client, db, stale, ORDER_CAUSE, global_variations=global_variations
             )
             report.stock_refreshed = len(refreshed)
         with db.write() as conn:
+            if verdict is not None:
+                sale_signal.record(conn, verdict, poll_time)
             if poll_time is not None:
                 report.cursor = format_gmt_cursor(poll_time)
                 set_state(conn, CURSOR, report.cursor)
-                set_state(conn, LAST_SYNC_AT, report.cursor)
+                set_state(conn, SNAPSHOT, report.cursor)
+                set_state(conn, LAST_SYNC_AT, format_gmt_cursor(dated or poll_time))
+                latest = max((first for first, _ in firsts if first is not None), default=None)
+                if latest is not None:
+                    set_state(conn, LAST_DATE, format_gmt_cursor(latest))
             record_success(conn)
     return report
 

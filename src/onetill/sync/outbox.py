@@ -62,6 +62,7 @@ from onetill.store.outbox import (
 from onetill.store.sync_state import set_state
 from onetill.sync.outbox_outcomes import OutcomeRecorder
 from onetill.sync.outbox_payload import order_payload
+from onetill.sync.outbox_plugin import KeyedUploads, keyed_only
 from onetill.sync.outbox_policy import (
     LAST_CONTACT_KEY,
     PAUSE_KEY,
@@ -94,11 +95,12 @@ __all__ = [
 class _Drainer:
     """One drain: the queue walked in FIFO order, one send or lookup at a time."""
 
-    def __init__(self, ctx: DrainContext, batch_size: int) -> None:
+    def __init__(self, ctx: DrainContext, batch_size: int, *, idempotent: bool) -> None:
         self.ctx = ctx
         self.batch_size = batch_size
         self.outcomes = OutcomeRecorder(ctx)
         self.resolver = Resolver(ctx, self.outcomes)
+        self.keyed = KeyedUploads(ctx, self.outcomes, enabled=idempotent)
 
     async def send(self, orders: list[OrderRecord]) -> None:
         """Upload the orders (one POST, or one batch), already marked in flight."""
@@ -190,10 +192,19 @@ class _Drainer:
                         ctx.report.wait_until(parse_ts(order.next_attempt_at))
                 if not due:
                     return
-                await self.resolver.resolve(due)
+                # Sent only through the plugin: the same keyed request again is the
+                # lookup (the plugin answers with the order the key made, if any).
+                keyed = [o for o in due if self.keyed.keyed(o) and keyed_only(o)]
+                for order in keyed:
+                    self._mark_sent([order], keyed=True)
+                    await self.keyed.send(order)
+                rest = [o for o in due if o not in keyed]
+                if rest:
+                    await self.resolver.resolve(rest)
                 continue
+            size = 1 if self.keyed.enabled else self.batch_size  # the plugin takes one order
             with ctx.db.lock:
-                batch = due_pending(ctx.db.conn, now, self.batch_size, horizon=now + ctx.horizon)
+                batch = due_pending(ctx.db.conn, now, size, horizon=now + ctx.horizon)
             if not batch:
                 ctx.report.wait_until(parse_ts(head[0].next_attempt_at))
                 return
@@ -207,16 +218,29 @@ class _Drainer:
                 good.append(order)
             if not good:
                 continue
-            sent_at = ctx.now()
-            with ctx.db.write() as conn:
-                mark_in_flight(
-                    conn, [o.uuid for o in good], sent_at, ctx.store_offset_s,
-                    # After a crash nobody waits for the answer: the lookup
-                    # must not come before the request could have timed out
-                    # and settled, exactly as the live path would wait.
-                    lookup_after=sent_at + ctx.settle + timedelta(seconds=ctx.client.timeout_s),
-                )  # fmt: skip
-            await self.send(good)
+            if self.keyed.keyed(good[0]):
+                self._mark_sent(good[:1], keyed=True)
+                await self.keyed.send(good[0])
+                if len(good) > 1:  # the plugin route just went away mid-batch
+                    self.outcomes.requeue(good[1:])
+            else:
+                self._mark_sent(good, keyed=False)
+                await self.send(good)
+
+    def _mark_sent(self, orders: list[OrderRecord], *, keyed: bool) -> None:
+        ctx = self.ctx
+        sent_at = ctx.now()
+        # After a crash nobody waits for the answer: the lookup must not come
+        # before the request could have timed out and settled, exactly as the
+        # live path would wait. A keyed (plugin) send may simply go again.
+        after = sent_at if keyed else (
+            sent_at + ctx.settle + timedelta(seconds=ctx.client.timeout_s)
+        )
+        with ctx.db.write() as conn:
+            mark_in_flight(
+                conn, [o.uuid for o in orders], sent_at, ctx.store_offset_s,
+                lookup_after=after, via_plugin=keyed,
+            )  # fmt: skip
 
     async def refresh_sold_stock(self) -> None:
         if not self.ctx.sold_items:
@@ -265,6 +289,7 @@ async def drain(
     *,
     batch_size: int = 10,
     plugin: bool = False,
+    idempotent: bool = False,
     force: bool = False,
     settle_s: float = 30.0,
     min_resend_age_s: float = 120.0,
@@ -284,6 +309,9 @@ async def drain(
     overloaded host may create it later than the lookup.
     ``force`` ignores an auth pause (a person asked to try now).
     ``clock`` is the till's clock, used only when the store sends no ``Date``.
+    ``plugin``: look sales up with the companion plugin's ``orders/by-uuid``;
+    ``idempotent``: upload them through its keyed ``POST orders``
+    (``outbox_plugin.py``), one order a request.
     """
     if not 1 <= batch_size <= 100:
         raise ValueError(f"batch_size must be 1..100 (WooCommerce's batch limit), not {batch_size}")
@@ -294,7 +322,7 @@ async def drain(
         min_resend_age=timedelta(seconds=min_resend_age_s),
         till_clock=clock or (lambda: datetime.now(UTC)), rng=rng or random.Random(),
     )  # fmt: skip
-    drainer = _Drainer(ctx, batch_size)
+    drainer = _Drainer(ctx, batch_size, idempotent=idempotent)
     with drain_lock(db) as mine:
         if not mine:
             ctx.report.busy = True

@@ -186,10 +186,15 @@ class WooClient:
         return await self.request("GET", path, params)
 
     async def post(
-        self, path: str, json: Any = None, params: Mapping[str, Any] | None = None
+        self,
+        path: str,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> WooResponse:
         """A write; never retried (see :class:`AmbiguousWriteError`)."""
-        return await self.request("POST", path, params, json=json)
+        return await self.request("POST", path, params, json=json, headers=headers)
 
     async def put(
         self, path: str, json: Any = None, params: Mapping[str, Any] | None = None
@@ -208,6 +213,7 @@ class WooClient:
         json: Any = None,
         namespace: str | None = "wc/v3",
         authenticate: bool | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> WooResponse:
         """Send one logical request (retried when idempotent) and return its 2xx answer.
 
@@ -216,7 +222,9 @@ class WooClient:
         relative to the site itself (no ``/wp-json/``). Keys are sent only to
         ``wc/...`` and ``wc-...`` namespaces unless ``authenticate`` says
         otherwise: since WooCommerce 11.1 other routes answer an API key with
-        401.
+        401. ``headers`` are added to every attempt (e.g. ``Idempotency-Key``
+        for the companion plugin's ``POST orders``; such a POST is still never
+        retried here).
         """
         method = method.upper()
         path, _, path_query = path.partition("?")
@@ -232,7 +240,7 @@ class WooClient:
         while True:
             attempt += 1
             try:
-                return await self._attempt(method, url, query, content, auth)
+                return await self._attempt(method, url, query, content, auth, headers)
             except TransportError as exc:
                 if not retryable or isinstance(exc, CertificateError):
                     raise
@@ -271,10 +279,17 @@ class WooClient:
         query: list[tuple[str, str]],
         content: bytes | None,
         auth: httpx2.Auth | None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> WooResponse:
-        headers = {"Content-Type": "application/json"} if content is not None else None
+        headers = dict(extra_headers or {})
+        if content is not None:
+            headers["Content-Type"] = "application/json"
         request = self._http.build_request(
-            method, url, params=httpx2.QueryParams(tuple(query)), content=content, headers=headers
+            method,
+            url,
+            params=httpx2.QueryParams(tuple(query)),
+            content=content,
+            headers=headers or None,
         )
         shown = self._redactor.text(safe_url(request.url))
         token = await self.limiter.acquire()

@@ -62,7 +62,9 @@ function paint(s, state = s.state) {
   $("attention-badge").hidden = failed === 0 && !s.queue_paused;
   $("attention-badge").textContent = s.queue_paused ? "!" : String(failed);
   $("st-plugin").textContent = s.plugin ? "plugin ✓" : "no plugin";
-  $("st-plugin").title = s.plugin ? "OneTill companion plugin found on the store" : "The optional OneTill companion plugin is not installed";
+  $("st-plugin").title = s.plugin
+    ? `OneTill companion plugin ${s.plugin_version || ""} active on the store: one request per idle poll, uploads by key`
+    : "The optional OneTill companion plugin is not active on the store: plain WooCommerce polling";
   const reason = $("st-reason");
   let text = "";
   if (state === "reconnecting") text = "The till screen lost touch with the till; reconnecting by itself.";
