@@ -9,7 +9,7 @@ import pytest
 
 from catalog_support import Shop, local_items, open_shop, store_items
 from onetill.store.catalog import get_item
-from onetill.store.discrepancies import list_discrepancies
+from onetill.store.discrepancies import count_discrepancies, list_discrepancies
 from onetill.store.sync_state import get_state
 from onetill.sync.catalog import audit_ids, delta_sync, initial_sync
 from onetill.woo.errors import NotJSONError
@@ -27,18 +27,22 @@ async def _synced(shop: Shop) -> None:
     await initial_sync(shop.client, shop.db)
 
 
-async def test_idle_poll_is_three_requests_and_changes_nothing(tmp_path: Path) -> None:
-    """Nothing changed: products, trashed products, orders; no writes but the cursor."""
+async def test_idle_poll_is_four_requests_and_changes_nothing(tmp_path: Path) -> None:
+    """Nothing changed: products, trashed products, orders, taxes; no writes but the cursor."""
     async with open_shop(tmp_path, frozen_at=time.time()) as shop:
         await _synced(shop)
         shop.clock.advance(30)  # type: ignore[union-attr]
         shop.log.clear()
         report = await delta_sync(shop.client, shop.db)
-        assert len(shop.log.requests) == 3 and report.applied == 0
+        assert len(shop.log.requests) == 4 and report.applied == 0
         assert {(r.path, r.params.get("status")) for r in shop.log.requests} == {
-            ("products", None), ("products", "trash"), ("orders", None),
+            ("products", None), ("products", "trash"), ("orders", None), ("taxes", None),
         }  # fmt: skip
+        with shop.db.lock:
+            assert count_discrepancies(shop.db.conn) == 0
         for r in shop.log.requests:
+            if r.path == "taxes":
+                continue
             assert r.params["dates_are_gmt"] == "true"
             assert (
                 not r.params["modified_after"].endswith("Z")

@@ -23,8 +23,10 @@ WooCommerce facts this depends on (WOOCOMMERCE.md):
 * An online order's stock drop bumps the product on WooCommerce 11, but
   older versions had bugs (#17841, #40060): items of orders modified since
   the cursor get their stock read back, at the cost of one request per poll.
+* Tax rates have no modified date and no webhook: the first page of
+  ``/taxes`` is read every poll (``sync/tax_rates.py``).
 
-An idle poll is three requests: products, trashed products, orders.
+An idle poll is four requests: products, trashed products, orders, taxes.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from onetill.store import Database
 from onetill.store.catalog import apply_items, scheduled_ids
 from onetill.store.sync_state import get_state, set_state
 from onetill.sync.stock import order_item_ids, refresh_stock
+from onetill.sync.tax_rates import TAXES_PARAMS, apply_tax_rates
 from onetill.woo import Page, WooClient, format_gmt_cursor, parse_gmt
 from onetill.woo.errors import NoRouteError, TransportError, WooError
 
@@ -220,12 +223,14 @@ async def delta_sync(
     report = SyncReport(kind="delta")
     began = time.monotonic()
     async with guarded(db):
-        changed, trashed, orders = await asyncio.gather(
+        changed, trashed, orders, taxes = await asyncio.gather(
             pages_of(client, "products", window),
             pages_of(client, "products", {**window, "status": "trash"}),
             pages_of(client, "orders", window, fields=["id", "line_items"]),
+            client.get("taxes", TAXES_PARAMS),
         )
-        report.requests = len(changed) + len(trashed) + len(orders)
+        report.requests = len(changed) + len(trashed) + len(orders) + 1
+        apply_tax_rates(db, taxes, DELTA_CAUSE)
         poll_time = earliest([p.server_time for p in (changed[:1] + trashed[:1] + orders[:1])])
         if poll_time is None:
             # No Date header at all: never later than the old cursor's successor.
