@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
-from . import orders, products, site, variations, webhook_routes
+from . import orders, products, site, tax_rates, variations, webhook_routes
 from .auth import Caller, is_key_route
 from .errors import RestError, no_route
 from .rest import Call, Reply, Route
@@ -36,6 +36,7 @@ _READ = ("GET", "HEAD", "OPTIONS")
 def routes_for(store: SandboxStore) -> list[Route]:
     table = [
         *site.ROUTES,
+        *tax_rates.ROUTES,
         *products.ROUTES,
         *variations.ROUTES,
         *orders.ROUTES,

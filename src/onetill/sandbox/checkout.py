@@ -44,7 +44,8 @@ __all__ = [
     "update_order",
 ]
 
-ORDER_STATUSES = (
+ORDER_STATUSES = (  # wc_get_order_statuses() after auto-draft, as the schema's enum lists them
+    "auto-draft",
     "pending",
     "processing",
     "on-hold",
@@ -148,6 +149,7 @@ def _check_lines(body: dict[str, Any]) -> None:
                 "line_items",
                 f"line_items[{index}][quantity] is not of type integer.",
                 "rest_invalid_type",
+                where=f"line_items[{index}][quantity]",
             )
         for key in ("subtotal", "total"):
             if li.get(key) is not None and not isinstance(li[key], str):
@@ -155,6 +157,7 @@ def _check_lines(body: dict[str, Any]) -> None:
                     "line_items",
                     f"line_items[{index}][{key}] is not of type string.",
                     "rest_invalid_type",
+                    where=f"line_items[{index}][{key}]",
                 )
 
 

@@ -35,14 +35,22 @@ class RestError(Exception):
         }
 
 
-def invalid_param(name: str, message: str, detail_code: str) -> RestError:
-    """``400 rest_invalid_param`` for one parameter, with params and details."""
+def invalid_param(
+    name: str, message: str, detail_code: str, *, where: str | None = None
+) -> RestError:
+    """``400 rest_invalid_param`` for one parameter, with params and details.
+
+    WordPress 7's ``rest_validate_value_from_schema`` gives a type error the
+    data ``{"param": where}`` (the parameter, or the path inside it such as
+    ``line_items[0][quantity]``); other checks (enum, bounds, dates) give none.
+    """
+    data = {"param": where or name} if detail_code == "rest_invalid_type" else None
     return RestError(
         400,
         "rest_invalid_param",
         f"Invalid parameter(s): {name}",
         params={name: message},
-        details={name: {"code": detail_code, "message": message, "data": None}},
+        details={name: {"code": detail_code, "message": message, "data": data}},
     )
 
 

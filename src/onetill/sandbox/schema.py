@@ -34,7 +34,8 @@ _STRINGS = (
 _INTEGERS = ("stock_quantity", "menu_order", "low_stock_amount")
 BOOLEANS = ("featured", "virtual", "downloadable", "sold_individually", "reviews_allowed")
 _ENUMS = {
-    "status": ("draft", "pending", "private", "publish", "future"),
+    # get_post_statuses() + future, auto-draft, trash (variations: the first four only)
+    "status": ("draft", "pending", "private", "publish", "future", "auto-draft", "trash"),
     "type": ("simple", "grouped", "external", "variable"),
     "tax_status": ("taxable", "shipping", "none"),
     "stock_status": ("instock", "outofstock", "onbackorder"),
@@ -109,6 +110,8 @@ def validate(body: dict[str, Any], *, variation: bool = False) -> None:
     for name, values in _ENUMS.items():
         if variation and name == "type":
             continue
+        if variation and name == "status":
+            values = values[:4]
         if name in body and body[name] not in values:
             raise invalid_param(name, _enum_message(name, values), "rest_not_in_enum")
     for name in (*SALE_DATES, *(f"{d}_gmt" for d in SALE_DATES)):
