@@ -25,15 +25,18 @@ from differential_support import Request
 
 __all__ = ["Known", "step"]
 
-SIMPLE = [10, 11, 30, 34, 59, 150, 299, 308, 309]  # 34/59 on sale, 308 draft, 309 out of stock
+# 34 and 59 are on sale, 308 is a draft, 309 is out of stock.
+SIMPLE = [10, 11, 30, 34, 59, 150, 299, 308, 309]
 PARENTS = {310: [311, 312, 313, 314], 405: [406, 407, 408, 409, 410]}  # 405 parent-managed
 VARIATIONS = [v for vs in PARENTS.values() for v in vs]
 MISSING = 99999
 CATEGORIES = [15, 16, 17, 18, 19, 20]
 SKUS = ["SIMPLE-001", "SIMPLE-050", "VAR-01-S", "VAR-20-M", "NEW-A", "NEW-B", "NOPE-1"]
 GTINS = ["4006381333931", "4006381333948", "12345678", ""]
-PRODUCT_FIELDS = ["id", "sku", "type", "parent_id", "status", "price", "stock_quantity",
-                  "manage_stock", "date_modified_gmt", "variations", "name", "meta_data"]  # fmt: skip
+PRODUCT_FIELDS = [
+    "id", "sku", "type", "parent_id", "status", "price", "stock_quantity",
+    "manage_stock", "date_modified_gmt", "variations", "name", "meta_data",
+]  # fmt: skip
 ORDER_FIELDS = ["id", "line_items", "status", "total", "meta_data", "date_created_gmt"]
 
 
@@ -203,6 +206,19 @@ def new_product() -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+def new_variation() -> st.SearchStrategy[dict[str, Any]]:
+    options = st.sampled_from(["XXL", "S", "Nope"])
+    return st.fixed_dictionaries(
+        {"attributes": options.map(lambda o: [{"name": "Size", "option": o}])},
+        optional={
+            "regular_price": MONEY,
+            "sku": st.sampled_from(SKUS),
+            "manage_stock": st.booleans(),
+            "stock_quantity": st.integers(0, 5),
+        },
+    )
+
+
 def line_items(known: Known) -> st.SearchStrategy[list[dict[str, Any]]]:
     simple = st.fixed_dictionaries(
         {"product_id": st.sampled_from([*SIMPLE, *known.products, MISSING]),
@@ -244,15 +260,9 @@ def writes(known: Known) -> st.SearchStrategy[Request]:
             lambda p: Request("PUT", f"products/{p[0][0]}/variations/{p[0][1]}", json=p[1])
         ),
         new_product().map(lambda body: Request("POST", "products", json=body)),
-        st.tuples(
-            st.sampled_from([*PARENTS, 10]),
-            st.fixed_dictionaries(
-                {"attributes": st.sampled_from(["XXL", "S", "Nope"]).map(
-                    lambda o: [{"name": "Size", "option": o}])},
-                optional={"regular_price": MONEY, "sku": st.sampled_from(SKUS),
-                          "manage_stock": st.booleans(), "stock_quantity": st.integers(0, 5)},
-            ),
-        ).map(lambda p: Request("POST", f"products/{p[0]}/variations", json=p[1])),  # fmt: skip
+        st.tuples(st.sampled_from([*PARENTS, 10]), new_variation()).map(
+            lambda p: Request("POST", f"products/{p[0]}/variations", json=p[1])
+        ),
         st.tuples(st.sampled_from([*products, *PARENTS, MISSING]), st.booleans()).map(
             lambda p: Request("DELETE", f"products/{p[0]}", {"force": "true"} if p[1] else {})
         ),

@@ -44,7 +44,9 @@ def main(spec_path: str) -> int:
     store = RealStore(read_env_file(prefix_dir() / "realstore.env"))
     store.reset()
     time.sleep(1.0)
-    steps = [Request(s["method"], s["path"], s.get("params", {}), s.get("json")) for s in spec["steps"]]
+    steps = [
+        Request(s["method"], s["path"], s.get("params", {}), s.get("json")) for s in spec["steps"]
+    ]
     exchanges, found = anyio.run(record, store, steps)
     save_sequence(DIFFERENTIAL / f"{spec['name']}.json", spec["note"], exchanges)
     for ex in exchanges:

@@ -47,12 +47,10 @@ class CommitDropProxy:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
             method, target, _ = lines[0].split(" ", 2)
-            headers = [h for h in lines[1:] if h and not h.lower().startswith(("host:",
-                                                                               "connection:"))]
-            length = next(
-                (int(h.split(":", 1)[1]) for h in headers if h.lower().startswith("content-length")),
-                0,
-            )  # fmt: skip
+            skip = ("host:", "connection:")
+            headers = [h for h in lines[1:] if h and not h.lower().startswith(skip)]
+            sizes = [h.split(":", 1)[1] for h in headers if h.lower().startswith("content-length")]
+            length = int(sizes[0]) if sizes else 0
             body = await reader.readexactly(length)
             upstream = self.store.url_https.removeprefix("https://")
             request = "\r\n".join(

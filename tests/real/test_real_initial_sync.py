@@ -88,7 +88,8 @@ def test_initial_sync_holds_every_product_and_variation_field_by_field(
         rows = {r["id"]: dict(r) for r in db.conn.execute("SELECT * FROM products")}
         rates = [dict(r) for r in db.conn.execute("SELECT * FROM tax_rates ORDER BY id")]
         classes = {r[0]: r[1] for r in db.conn.execute("SELECT slug, name FROM tax_classes")}
-        cats = {r[0]: (r[1], r[2]) for r in db.conn.execute("SELECT id, name, slug FROM categories")}
+        found = db.conn.execute("SELECT id, name, slug FROM categories")
+        cats = {r[0]: (r[1], r[2]) for r in found}
         settings = {(r[0], r[1]): r[2] for r in db.conn.execute("SELECT * FROM settings")}
     assert set(rows) == set(products) | set(variations)
     mismatches = []

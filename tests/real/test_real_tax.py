@@ -222,7 +222,7 @@ def check_discounts(till: Till, admin: Admin, discounted: list[Any]) -> None:
             for item_id, qty, _ in cart:
                 probe.add_id(item_id, qty)
             plain = probe.totals()
-        for (item_id, qty, off), line, taxes in zip(cart, probe.lines, plain.lines, strict=True):
+        for (_, qty, off), line, taxes in zip(cart, probe.lines, plain.lines, strict=True):
             subtotal = taxes.subtotal.quantize(CENT)
             total = (subtotal * (1 - off)).quantize(CENT)
             lines.append({"product_id": line.product_id, "variation_id": line.variation_id,

@@ -13,10 +13,10 @@ WooCommerce facts this module depends on:
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from . import defaults
+from . import defaults, permalinks
 from .dates import parse_write_date
 from .errors import RestError
 from .records import PRODUCT, VARIATION, Item
@@ -87,6 +87,15 @@ def _sale_active(store: SandboxStore, item: Item, now: int) -> bool:
     return (start is None or now >= start) and (end is None or now <= end)
 
 
+def children(store: SandboxStore, item: Item) -> list[int]:
+    """A variable product's ``variations``: its published and private ones (not trashed)."""
+    return [
+        v
+        for v in store.children.get(item.id, [])
+        if store.variations[v].data.get("status") in ("publish", "private")
+    ]
+
+
 def _published_children(store: SandboxStore, item: Item) -> list[Item]:
     return [
         store.variations[v]
@@ -99,8 +108,9 @@ def _published_children(store: SandboxStore, item: Item) -> list[Item]:
 def active_price(store: SandboxStore, item: Item, now: int | None = None) -> str:
     now = store.now() if now is None else now
     if item.kind == PRODUCT and item.data.get("type") == "variable":
-        prices = [Decimal(active_price(store, v, now)) for v in _published_children(store, item)]
-        return f"{min(prices):.2f}" if prices else ""
+        # The parent's _price is the lowest variation price, as that variation stores it.
+        prices = [active_price(store, v, now) for v in _published_children(store, item)]
+        return min(prices, key=Decimal) if prices else ""
     if _sale_active(store, item, now):
         return str(item.data["sale_price"])
     return str(item.data.get("regular_price", ""))
@@ -165,6 +175,16 @@ def _apply(store: SandboxStore, item: Item, body: dict[str, Any]) -> None:
     for key in ("regular_price", "sale_price"):
         if key in body:
             d[key] = money(body[key])
+    # handle_updated_props(): a sale price not below the regular one is dropped
+    # (PHP compares the two strings: numerically when both are numbers).
+    if (
+        ("regular_price" in body or "sale_price" in body)
+        and d.get("type") != "variable"
+        and _php_ge(str(d.get("sale_price", "")), str(d.get("regular_price", "")))
+    ):
+        d["sale_price"] = ""
+    if d.get("status") not in _POST_STATI:
+        d["status"] = "draft"  # an unvalidated (batch) write of an unknown status
     if "manage_stock" in body:
         d["manage_stock"] = body["manage_stock"] != "parent" and to_bool(body["manage_stock"])
     if "stock_quantity" in body:
@@ -187,6 +207,17 @@ def _apply(store: SandboxStore, item: Item, body: dict[str, Any]) -> None:
                 slot = "sale_from" if name.endswith("from") else "sale_to"
                 item.meta[slot] = parse_write_date(str(value), is_gmt, store.tz) if value else None
                 break
+
+
+_POST_STATI = ("publish", "draft", "pending", "private", "future", "trash", "auto-draft")
+
+
+def _php_ge(a: str, b: str) -> bool:
+    """PHP 8's ``$a >= $b`` for two strings: numeric strings compare as numbers."""
+    try:
+        return Decimal(a.strip()) >= Decimal(b.strip())
+    except (InvalidOperation, ValueError):
+        return a >= b
 
 
 def _merge_meta(store: SandboxStore, data: dict[str, Any], incoming: list[Any]) -> None:
@@ -213,6 +244,13 @@ def create_product(store: SandboxStore, body: dict[str, Any], *, validate_body: 
     item = Item(PRODUCT, 0, data, now, now)
     _apply(store, item, body)  # raises before an id is taken (batch shows id 0)
     item.id = store.next_id("post")
+    if not data["categories"]:
+        # WordPress files a product without categories under the default one.
+        data["categories"] = [
+            {"id": c["id"], "name": c["name"], "slug": c["slug"]}
+            for c in store.categories
+            if c.get("slug") == "uncategorized"
+        ]
     if not data["slug"]:
         data["slug"] = _slug(data["name"]) or f"product-{item.id}"
     store.products[item.id] = item
@@ -233,6 +271,7 @@ def create_variation(
     data["parent_id"] = parent.id
     item = Item(VARIATION, 0, data, now, now)
     _apply(store, item, body)
+    _variation_attributes(data)
     item.id = store.next_id("post")
     if not data["name"]:
         data["name"] = ", ".join(str(a.get("option", "")) for a in data.get("attributes", []))
@@ -243,6 +282,18 @@ def create_variation(
     return item
 
 
+def _variation_attributes(data: dict[str, Any]) -> None:
+    """A variation stores each attribute as ``{id, name, slug, option}`` (a local attribute:
+    id 0, slug from the name)."""
+    out = []
+    for a in data.get("attributes") or []:
+        if isinstance(a, dict):
+            name = str(a.get("name", ""))
+            out.append({"id": int(a.get("id") or 0), "name": name,
+                        "slug": permalinks.sanitize_title(name), "option": a.get("option", "")})
+    data["attributes"] = out
+
+
 def update_item(
     store: SandboxStore, item: Item, body: dict[str, Any], *, validate_body: bool
 ) -> None:
@@ -251,7 +302,12 @@ def update_item(
         validate(body, variation=item.kind == VARIATION)
     # A REST restore (PUT status publish) is a plain status change: WooCommerce does not run
     # wp_untrash_post, so a variable product's variations stay in the trash (issue #62833).
+    was = item.data.get("status")
     _apply(store, item, body)
+    if item.kind == VARIATION and "attributes" in body:
+        _variation_attributes(item.data)
+    if was == "trash" and item.data.get("status") != "trash":
+        permalinks.restore_from_trash(item)
     touch(store, item)
     store.emit("product.updated", item.id)
 
@@ -264,10 +320,14 @@ def trash(store: SandboxStore, item: Item) -> None:
             410, "woocommerce_rest_already_trashed", f"The {post_type} has already been deleted."
         )
     item.meta["trash_prev"] = item.data.get("status", "publish")
+    permalinks.to_trash(store, item, str(item.meta["trash_prev"]))
     item.data["status"] = "trash"
     for vid in store.children.get(item.id, []):
         v = store.variations[vid]
+        if v.data.get("status") == "trash":
+            continue
         v.meta["trash_prev"] = v.data.get("status", "publish")
+        permalinks.to_trash(store, v, str(v.meta["trash_prev"]))
         v.data["status"] = "trash"
         touch(store, v, parent=False)
     touch(store, item)

@@ -40,6 +40,8 @@ __all__ = [
     "create_order",
     "fmt_money",
     "json_number",
+    "needs_processing",
+    "paid_status",
     "set_status",
     "update_order",
 ]
@@ -355,6 +357,24 @@ def _unchecked_status(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "status": "pending"}
 
 
+def needs_processing(store: SandboxStore, order: Item) -> bool:
+    """``WC_Order::needs_processing``: a line whose product exists and is not both
+    virtual and downloadable."""
+    for line in order.data["line_items"]:
+        product = store.find(line.get("variation_id") or line.get("product_id") or 0)
+        if product is not None and not (
+            product.data.get("virtual") and product.data.get("downloadable")
+        ):
+            return True
+    return False
+
+
+def paid_status(store: SandboxStore, order: Item) -> str:
+    """``payment_complete()``: processing, or completed when nothing needs processing
+    (no lines, only unknown products, only virtual downloads)."""
+    return "processing" if needs_processing(store, order) else "completed"
+
+
 def create_order(store: SandboxStore, body: dict[str, Any], *, validate: bool = True) -> Item:
     """``POST /orders``: always a new order (no idempotency), stock by the status rules."""
     if validate:
@@ -384,7 +404,7 @@ def create_order(store: SandboxStore, body: dict[str, Any], *, validate: bool = 
     if body.get("set_paid") in (True, "true", "1", 1):
         if order.data["status"] in ("on-hold", "pending", "failed", "cancelled"):
             order.meta["date_paid"] = store.now()
-            set_status(store, order, "processing")
+            set_status(store, order, paid_status(store, order))
         _reduce_stock(store, order)  # woocommerce_payment_complete
     order.modified = store.now()
     store.save(order)
@@ -405,7 +425,7 @@ def update_order(
     if body.get("set_paid") in (True, "true", "1", 1) and order.meta.get("date_paid") is None:
         order.meta["date_paid"] = store.now()
         if order.data["status"] in ("on-hold", "pending", "failed", "cancelled"):
-            set_status(store, order, "processing")
+            set_status(store, order, paid_status(store, order))
         _reduce_stock(store, order)
     order.modified = store.now()
     store.save(order)

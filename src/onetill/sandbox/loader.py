@@ -65,6 +65,9 @@ def load_recorded(store: SandboxStore, directory: Path) -> None:
     }
     for raw in _read(d / "variations.json"):
         item = _record(VARIATION, raw)
+        if item.data.get("tax_class") == "":
+            # A recorded "" is the parent's class shown; what is stored is "parent".
+            item.data["tax_class"] = "parent"
         store.variations[item.id] = item
     for var in store.variations.values():
         pid = int(var.data["parent_id"])

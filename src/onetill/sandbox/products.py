@@ -9,7 +9,7 @@ also matches variations, which then appear in the list as variations;
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import catalog
 from .batch import run_batch
@@ -17,7 +17,10 @@ from .errors import RestError, invalid_id, invalid_param
 from .listing import date_filter, list_reply, shape_one
 from .records import PRODUCT, Item
 from .rest import Call, Reply, Route, bool_param, id_list, require
-from .serialize import item_json
+from .serialize import item_json, variation_as_product
+
+if TYPE_CHECKING:
+    from .state import SandboxStore
 
 __all__ = ["ORDERBY", "ROUTES", "order_items", "parse_order"]
 
@@ -166,7 +169,28 @@ def list_products(call: Call) -> Reply:
             continue
         out.append(it)
     ordered = order_items(call, out, ORDERBY, include)
-    return list_reply(call, ordered, lambda it: item_json(store, it))
+    context = _context(call)
+    return list_reply(call, ordered, lambda it: _shaped(store, it, context))
+
+
+def _context(call: Call) -> str:
+    return "edit" if call.params.get("context") == "edit" else "view"
+
+
+def _shaped(store: SandboxStore, item: Item, context: str) -> dict[str, Any]:
+    """The products controller's shape: a variation read here looks like a product."""
+    if item.kind == PRODUCT:
+        return item_json(store, item, context=context)
+    return variation_as_product(store, item, context=context)
+
+
+def _variation_refused() -> RestError:
+    return RestError(
+        404,
+        "woocommerce_rest_invalid_product_id",
+        "To manipulate product variations you should use the "
+        "/products/&lt;product_id&gt;/variations/&lt;id&gt; endpoint.",
+    )
 
 
 def _get(call: Call, item_id: int) -> Item:
@@ -176,39 +200,41 @@ def _get(call: Call, item_id: int) -> Item:
     return item
 
 
+def _product(store: SandboxStore, item_id: int, status: int = 404) -> Item:
+    """A product to write to: a variation id is refused (they have their own routes)."""
+    item = store.find(item_id)
+    if item is None:
+        raise invalid_id("product", status)
+    if item.kind != PRODUCT:
+        raise _variation_refused()
+    return item
+
+
 def get_product(call: Call) -> Reply:
     require(call, "read")
     item = _get(call, int(call.args["id"]))
-    return Reply(shape_one(call, item_json(call.store, item)))
+    return Reply(shape_one(call, _shaped(call.store, item, _context(call))))
 
 
 def create_product(call: Call) -> Reply:
     require(call, "create")
     item = catalog.create_product(call.store, call.json, validate_body=True)
     home = call.store.config.home_url
-    return Reply(item_json(call.store, item), 201, {"Location": f"{home}/wp-json{_BASE}/{item.id}"})
+    body = item_json(call.store, item, context="edit")  # write answers are in edit context
+    return Reply(body, 201, {"Location": f"{home}/wp-json{_BASE}/{item.id}"})
 
 
 def update_product(call: Call) -> Reply:
     require(call, "edit")
-    item = _get(call, int(call.args["id"]))
+    item = _product(call.store, int(call.args["id"]))
     catalog.update_item(call.store, item, call.json, validate_body=True)
-    return Reply(item_json(call.store, item))
-
-
-def _edit_context(call: Call, item: Item) -> dict[str, Any]:
-    """The object as DELETE answers it (``context=edit`` adds the slug fields)."""
-    out = item_json(call.store, item)
-    if item.kind == PRODUCT:
-        out["generated_slug"] = item.data.get("slug", "")
-        out["permalink_template"] = f"{call.store.config.home_url}/product/%pagename%/"
-    return out
+    return Reply(item_json(call.store, item, context="edit"))
 
 
 def delete_product(call: Call) -> Reply:
     require(call, "delete")
-    item = _get(call, int(call.args["id"]))
-    before = _edit_context(call, item)
+    item = _product(call.store, int(call.args["id"]))
+    before = item_json(call.store, item, context="edit")
     if bool_param(call, "force"):
         catalog.force_delete(call.store, item)
     else:
@@ -220,20 +246,17 @@ def batch_products(call: Call) -> Reply:
     store = call.store
 
     def create(body: dict[str, Any]) -> dict[str, Any]:
-        return item_json(store, catalog.create_product(store, body, validate_body=False))
+        made = catalog.create_product(store, body, validate_body=False)
+        return item_json(store, made, context="edit")
 
     def update(item_id: int, body: dict[str, Any]) -> dict[str, Any]:
-        item = store.find(item_id)
-        if item is None:
-            raise invalid_id("product", 400)
+        item = _product(store, item_id, 400)
         catalog.update_item(store, item, body, validate_body=False)
-        return item_json(store, item)
+        return item_json(store, item, context="edit")
 
     def delete(item_id: int) -> dict[str, Any]:
-        item = store.find(item_id)
-        if item is None:
-            raise invalid_id("product", 404)
-        before = _edit_context(call, item)
+        item = _product(store, item_id)
+        before = item_json(store, item, context="edit")
         catalog.force_delete(store, item)  # batch delete is always permanent
         return before
 

@@ -49,8 +49,16 @@ def list_tax_classes(call: Call) -> Reply:
 
 
 def _category(call: Call, c: dict[str, Any]) -> dict[str, Any]:
+    # The term count WordPress keeps: published products filed under it.
+    count = sum(
+        1
+        for p in call.store.products.values()
+        if p.data.get("status") == "publish"
+        and any(x.get("id") == c["id"] for x in p.data.get("categories", []))
+    )
     return {
         **c,
+        "count": count,
         "_links": links(call.store, f"products/categories/{c['id']}", "products/categories"),
     }
 

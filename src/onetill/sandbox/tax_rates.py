@@ -127,7 +127,9 @@ def delete_tax(call: Call) -> Reply:
     require(call, "delete")
     rate = _find(call)
     if not bool_param(call, "force"):
-        raise RestError(501, "woocommerce_rest_trash_not_supported", "Taxes do not support trashing.")
+        raise RestError(
+            501, "woocommerce_rest_trash_not_supported", "Taxes do not support trashing."
+        )
     before = _json(call, rate)
     call.store.taxes.remove(rate)
     call.store.save_blob("taxes", call.store.taxes)
@@ -138,7 +140,12 @@ ROUTES = [
     Route("/wc/v3/taxes", {"GET": list_taxes, "POST": create_tax}),
     Route(
         r"/wc/v3/taxes/(?P<id>\d+)",
-        {"GET": get_tax, "POST": update_tax, "PUT": update_tax, "PATCH": update_tax,
-         "DELETE": delete_tax},
-    ),  # fmt: skip
+        {
+            "GET": get_tax,
+            "POST": update_tax,
+            "PUT": update_tax,
+            "PATCH": update_tax,
+            "DELETE": delete_tax,
+        },
+    ),
 ]

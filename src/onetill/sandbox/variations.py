@@ -77,20 +77,26 @@ def create_variation(call: Call) -> Reply:
     if parent is None:
         raise invalid_id("product", 404)
     item = catalog.create_variation(call.store, parent, call.json, validate_body=True)
-    return Reply(variation_json(call.store, item), 201)
+    # WooCommerce 11 builds this Location from the route pattern without filling it in.
+    where = f"{call.store.config.home_url}/wp-json/wc/v3/products/(?P<product_id>[\\d]+)"
+    return Reply(
+        variation_json(call.store, item, context="edit"),
+        201,
+        {"Location": f"{where}/variations/{item.id}"},
+    )
 
 
 def update_variation(call: Call) -> Reply:
     require(call, "edit")
     item = _get(call, int(call.args["id"]), int(call.args["pid"]))
     catalog.update_item(call.store, item, call.json, validate_body=True)
-    return Reply(variation_json(call.store, item))
+    return Reply(variation_json(call.store, item, context="edit"))
 
 
 def delete_variation(call: Call) -> Reply:
     require(call, "delete")
     item = _get(call, int(call.args["id"]), int(call.args["pid"]))
-    before = variation_json(call.store, item)
+    before = variation_json(call.store, item, context="edit")
     if bool_param(call, "force"):
         catalog.force_delete(call.store, item)
     else:
@@ -106,22 +112,21 @@ def batch_variations(call: Call) -> Reply:
     def create(body: dict[str, Any]) -> dict[str, Any]:
         if parent is None:
             raise invalid_id("product", 404)
-        return variation_json(
-            store, catalog.create_variation(store, parent, body, validate_body=False)
-        )
+        made = catalog.create_variation(store, parent, body, validate_body=False)
+        return variation_json(store, made, context="edit")
 
     def update(vid: int, body: dict[str, Any]) -> dict[str, Any]:
         item = store.variations.get(vid)
         if item is None or item.data["parent_id"] != pid:
             raise invalid_id("product_variation", 400)
         catalog.update_item(store, item, body, validate_body=False)
-        return variation_json(store, item)
+        return variation_json(store, item, context="edit")
 
     def delete(vid: int) -> dict[str, Any]:
         item = store.variations.get(vid)
         if item is None or item.data["parent_id"] != pid:
             raise invalid_id("product_variation", 404)
-        before = variation_json(store, item)
+        before = variation_json(store, item, context="edit")
         catalog.force_delete(store, item)
         return before
 
