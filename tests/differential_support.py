@@ -123,6 +123,8 @@ def normalise(value: Any, key: str = "") -> Any:
                 continue
             if k == "meta_data" and isinstance(v, list):
                 out[k] = [_meta(m) for m in v]
+            elif k == "error" and key == "data":
+                out[k] = _php_error(v)
             else:
                 out[k] = normalise(v, k)
         return out
@@ -134,6 +136,22 @@ def normalise(value: Any, key: str = "") -> Any:
         if key in ("order_key", "payment_url", "key"):
             return _KEY.sub("<order_key>", value)
     return value
+
+
+_PHP_PATH = re.compile(r"\S*?/(wp-content|wp-includes|wp-admin)/")
+
+
+def _php_error(error: Any) -> Any:
+    """A PHP error's message up to where it happened, paths from the web root."""
+    if not isinstance(error, dict):
+        return error
+    out = dict(error)
+    message = str(out.get("message", ""))
+    out["message"] = _PHP_PATH.sub(r"<root>/\1/", message.split("\nStack trace:")[0])
+    out["message"] = re.sub(r"(\.php):\d+$", r"\1", out["message"])
+    if "file" in out:
+        out["file"] = _PHP_PATH.sub(r"<root>/\1/", str(out["file"]))
+    return out
 
 
 def _meta(entry: Any) -> Any:

@@ -23,7 +23,7 @@ from starlette.routing import Route as StarletteRoute
 
 from . import orders, products, site, tax_rates, variations, webhook_routes
 from .auth import Caller, is_key_route
-from .errors import RestError, no_route
+from .errors import PhpFatal, RestError, no_route
 from .rest import Call, Reply, Route
 from .state import SandboxStore
 
@@ -135,6 +135,8 @@ class _Api:
             return self._answer(reply.status, reply.body, headers, head)
         except RestError as err:
             return self._answer(err.status, err.body(), headers, head)
+        except PhpFatal as fatal:
+            return self._answer(500, fatal.body(), headers, head)
 
     def _match(self, route: str, method: str) -> tuple[Route, dict[str, str], Any] | None:
         for r in self.table:

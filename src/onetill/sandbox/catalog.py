@@ -73,9 +73,10 @@ def stock_status(store: SandboxStore, item: Item) -> str:
             return "instock"
         return "onbackorder" if holder.data.get("backorders") != "no" else "outofstock"
     if item.kind == PRODUCT and item.data.get("type") == "variable":
-        kids = [store.variations[v] for v in store.children.get(item.id, [])]
-        if kids and all(stock_status(store, k) == "outofstock" for k in kids):
-            return "outofstock"
+        all_kids = store.children.get(item.id, [])
+        kids = [store.variations[v] for v in children(store, item)]
+        if all_kids and all(stock_status(store, k) == "outofstock" for k in kids):
+            return "outofstock"  # every variation sold out, or none left outside the trash
         return "instock"
     return str(item.data.get("stock_status", "instock"))
 
@@ -96,11 +97,11 @@ def children(store: SandboxStore, item: Item) -> list[int]:
     ]
 
 
-def _published_children(store: SandboxStore, item: Item) -> list[Item]:
+def _published_children(store: SandboxStore, item: Item, status: str = "publish") -> list[Item]:
     return [
         store.variations[v]
         for v in store.children.get(item.id, [])
-        if store.variations[v].data.get("status") == "publish"
+        if store.variations[v].data.get("status") == status
         and store.variations[v].data.get("regular_price", "") != ""
     ]
 
@@ -109,7 +110,10 @@ def active_price(store: SandboxStore, item: Item, now: int | None = None) -> str
     now = store.now() if now is None else now
     if item.kind == PRODUCT and item.data.get("type") == "variable":
         # The parent's _price is the lowest variation price, as that variation stores it.
-        prices = [active_price(store, v, now) for v in _published_children(store, item)]
+        # Trashing the parent trashes its variations without syncing it again: it keeps
+        # the price they had (a REST restore leaves them in the trash, #62833).
+        kids = _published_children(store, item) or _published_children(store, item, "trash")
+        prices = [active_price(store, v, now) for v in kids]
         return min(prices, key=Decimal) if prices else ""
     if _sale_active(store, item, now):
         return str(item.data["sale_price"])
@@ -251,8 +255,9 @@ def create_product(store: SandboxStore, body: dict[str, Any], *, validate_body: 
             for c in store.categories
             if c.get("slug") == "uncategorized"
         ]
-    if not data["slug"]:
-        data["slug"] = _slug(data["name"]) or f"product-{item.id}"
+    if not data["slug"] and data.get("status") not in ("draft", "pending", "auto-draft"):
+        name = permalinks.sanitize_title(str(data["name"])) or str(item.id)
+        data["slug"] = permalinks.unique_slug(store, name, item.id)
     store.products[item.id] = item
     if data["type"] == "variable":
         store.children.setdefault(item.id, [])
@@ -271,7 +276,7 @@ def create_variation(
     data["parent_id"] = parent.id
     item = Item(VARIATION, 0, data, now, now)
     _apply(store, item, body)
-    _variation_attributes(data)
+    _variation_attributes(data, parent)
     item.id = store.next_id("post")
     if not data["name"]:
         data["name"] = ", ".join(str(a.get("option", "")) for a in data.get("attributes", []))
@@ -282,15 +287,22 @@ def create_variation(
     return item
 
 
-def _variation_attributes(data: dict[str, Any]) -> None:
-    """A variation stores each attribute as ``{id, name, slug, option}`` (a local attribute:
-    id 0, slug from the name)."""
+def _variation_attributes(data: dict[str, Any], parent: Item | None) -> None:
+    """A variation keeps only attributes its parent has for variations, each stored as
+    ``{id, name, slug, option}`` (a local attribute: id 0, slug from the name); the option
+    itself is not checked."""
+    allowed = {
+        permalinks.sanitize_title(str(a.get("name", ""))): str(a.get("name", ""))
+        for a in (parent.data.get("attributes") or [] if parent is not None else [])
+        if isinstance(a, dict) and a.get("variation")
+    }
     out = []
     for a in data.get("attributes") or []:
         if isinstance(a, dict):
-            name = str(a.get("name", ""))
-            out.append({"id": int(a.get("id") or 0), "name": name,
-                        "slug": permalinks.sanitize_title(name), "option": a.get("option", "")})
+            slug = permalinks.sanitize_title(str(a.get("name", "")))
+            if slug in allowed:
+                out.append({"id": int(a.get("id") or 0), "name": allowed[slug], "slug": slug,
+                            "option": a.get("option", "")})  # fmt: skip
     data["attributes"] = out
 
 
@@ -305,7 +317,12 @@ def update_item(
     was = item.data.get("status")
     _apply(store, item, body)
     if item.kind == VARIATION and "attributes" in body:
-        _variation_attributes(item.data)
+        _variation_attributes(item.data, store.products.get(int(item.data["parent_id"])))
+    if item.kind == PRODUCT and not item.data.get("slug") and item.data.get("status") not in (
+        "draft", "pending", "auto-draft"
+    ):
+        name = permalinks.sanitize_title(str(item.data.get("name", ""))) or str(item.id)
+        item.data["slug"] = permalinks.unique_slug(store, name, item.id)
     if was == "trash" and item.data.get("status") != "trash":
         permalinks.restore_from_trash(item)
     touch(store, item)
@@ -365,8 +382,3 @@ def adjust_stock(store: SandboxStore, item: Item, delta: int) -> tuple[Item, int
     touch(store, holder)
     store.emit("product.updated", holder.id)
     return holder, old, old + delta
-
-
-def _slug(name: str) -> str:
-    out = "".join(ch if ch.isalnum() else "-" for ch in name.lower())
-    return "-".join(p for p in out.split("-") if p)

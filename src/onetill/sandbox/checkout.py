@@ -27,7 +27,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from . import catalog, defaults, money, tax
-from .errors import invalid_param
+from .errors import Checks, PhpFatal, invalid_param
 from .order_totals import calculate_totals, fmt_money, json_number
 from .records import ORDER, Item
 
@@ -192,7 +192,9 @@ def _line(store: SandboxStore, order: Item, li: dict[str, Any], validate: bool) 
             variation_id=var.id if var else 0,
             tax_class=tax_class,
         )
-        net = tax.net_line_price(store, catalog.active_price(store, sold), qty, tax_class, taxable)
+        # wc_get_price_excluding_tax() takes max(0, qty): a negative line costs nothing.
+        price = catalog.active_price(store, sold)
+        net = tax.net_line_price(store, price, max(qty, 0), tax_class, taxable)
     else:
         net = Decimal(0)
     subtotal = _dec(li["subtotal"], "subtotal") if li.get("subtotal") is not None else net
@@ -238,7 +240,7 @@ def _line(store: SandboxStore, order: Item, li: dict[str, Any], validate: bool) 
         meta_data=meta,
         sku=sold.data.get("sku", "") if sold else None,
         global_unique_id=sold.data.get("global_unique_id", "") if sold else None,
-        price=json_number(total / qty) if qty else 0,
+        price=json_number(total / qty) if qty and total else 0,
         image={"id": 0 if var or sold is None else "", "src": ""},
         parent_name=product.data["name"] if var and product else None,
     )
@@ -357,6 +359,34 @@ def _unchecked_status(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "status": "pending"}
 
 
+_CONTROLLER = "/wp-content/plugins/woocommerce/includes/rest-api/Controllers/Version3/"
+
+
+def _no_zero_quantity(body: dict[str, Any], validate: bool) -> None:
+    """WooCommerce 11 takes a line whose ``quantity`` is the integer 0 (after the schema
+    made it one; a batch item's is taken as sent) or whose ``product_id`` (``name``...) is
+    null as "remove this item", and calls ``remove_item()`` with no item id: a PHP
+    TypeError, a 500, and nothing more saved."""
+    keys = ("product_id", "method_id", "method_title", "name", "code")
+    for li in body.get("line_items") or []:
+        if not isinstance(li, dict):
+            continue
+        raw = li.get("quantity")
+        if validate:
+            zero = raw is not None and _is_integer(raw) and float(str(raw)) == 0
+        else:
+            zero = type(raw) is int and raw == 0
+        if zero or any(k in li and li[k] is None for k in keys):
+            where = _CONTROLLER + "class-wc-rest-orders-controller.php"
+            raise PhpFatal(
+                "Uncaught TypeError: WC_REST_Orders_Controller::remove_item(): Argument #3 "
+                f"($item_id) must be of type int, null given, called in {where} on line 145 "
+                f"and defined in {where}:216",
+                where,
+                216,
+            )
+
+
 def needs_processing(store: SandboxStore, order: Item) -> bool:
     """``WC_Order::needs_processing``: a line whose product exists and is not both
     virtual and downloadable."""
@@ -378,10 +408,13 @@ def paid_status(store: SandboxStore, order: Item) -> str:
 def create_order(store: SandboxStore, body: dict[str, Any], *, validate: bool = True) -> Item:
     """``POST /orders``: always a new order (no idempotency), stock by the status rules."""
     if validate:
-        _check_status(body)
-        _check_lines(body)
+        found = Checks(("status", "line_items"))
+        found.run(_check_status, body)
+        found.run(_check_lines, body)
+        found.done()
     else:
         body = _unchecked_status(body)
+    _no_zero_quantity(body, validate)
     now = store.now()
     key = "wc_order_" + "".join(
         secrets.choice(string.ascii_letters + string.digits) for _ in range(13)

@@ -7,12 +7,18 @@ Validation errors carry ``data.params`` and ``data.details`` like
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 __all__ = [
+    "Checks",
+    "PhpFatal",
     "RestError",
     "invalid_id",
     "invalid_param",
+    "merge_invalid",
     "no_route",
 ]
 
@@ -63,3 +69,70 @@ def no_route() -> RestError:
     return RestError(
         404, "rest_no_route", "No route was found matching the URL and request method."
     )
+
+
+def merge_invalid(errors: list[RestError], order: Sequence[str]) -> RestError:
+    """One ``400 rest_invalid_param`` naming every invalid parameter, as
+    ``WP_REST_Request::has_valid_params`` reports them: in the route's argument order."""
+    params: dict[str, Any] = {}
+    details: dict[str, Any] = {}
+    for err in errors:
+        params.update(err.data.get("params", {}))
+        details.update(err.data.get("details", {}))
+    rank = {name: i for i, name in enumerate(order)}
+    names = sorted(params, key=lambda n: rank.get(n, len(rank)))
+    return RestError(
+        400,
+        "rest_invalid_param",
+        f"Invalid parameter(s): {', '.join(names)}",
+        params={n: params[n] for n in names},
+        details={n: details[n] for n in names if n in details},
+    )
+
+
+class Checks:
+    """Runs parameter checks and reports every invalid one at once (``done``)."""
+
+    def __init__(self, order: Sequence[str]) -> None:
+        self.order = order
+        self.errors: list[RestError] = []
+
+    def run(self, check: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        try:
+            return check(*args, **kwargs)
+        except RestError as err:
+            if err.code != "rest_invalid_param":
+                raise
+            self.errors.append(err)
+            return None
+
+    def done(self) -> None:
+        if self.errors:
+            raise merge_invalid(self.errors, self.order)
+
+
+class PhpFatal(Exception):
+    """An uncaught PHP error: WordPress's "critical error" 500. Unlike a ``RestError`` it is
+    not caught per batch item: the whole request dies, with what was saved before it."""
+
+    def __init__(self, message: str, file: str, line: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "code": "internal_server_error",
+            "message": (
+                "<p>There has been a critical error on this website.</p><p><a href=\""
+                "https://wordpress.org/documentation/article/faq-troubleshooting/\">"
+                "Learn more about troubleshooting WordPress.</a></p>"
+            ),
+            "data": {
+                "status": 500,
+                "error": {"type": 1, "message": self.message, "file": self.file,
+                          "line": self.line},
+            },
+            "additional_errors": [],
+        }  # fmt: skip

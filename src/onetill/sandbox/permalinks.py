@@ -4,8 +4,8 @@ Facts (recorded on the real store):
 - a product not yet public (draft, pending, future, auto-draft) or in the
   trash has the plain link ``/?post_type=product&p=ID``; others the pretty
   ``/product/<slug>/``;
-- a draft never published has the slug ``""``; its ``generated_slug`` (edit
-  context) is made from the name, unique among products;
+- a draft never published has the slug ``""``; ``generated_slug`` (edit
+  context) is always made from the current name, unique among products;
 - trashing renames the slug to ``<slug>__trashed`` and adds the meta
   ``_wp_trash_meta_status``, ``_wp_trash_meta_time`` and
   ``_wp_desired_post_slug``; a REST restore (``status: publish``) gives the
@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from .records import PRODUCT, Item
 
@@ -39,10 +40,21 @@ _TRASHED = "__trashed"
 
 
 def sanitize_title(text: str) -> str:
-    """WordPress's ``sanitize_title``: accents removed, lower case, dashes."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    plain = re.sub(r"[^a-z0-9 _-]", "", plain.lower())
-    return re.sub(r"[\s-]+", "-", plain).strip("-")
+    """WordPress's ``sanitize_title`` (save context): accents removed, other non-ASCII
+    characters percent-encoded (``✓`` -> ``%e2%9c%93``), lower case, dots and spaces
+    to dashes, anything else dropped."""
+    plain = "".join(
+        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+    ).lower()
+    plain = re.sub(r"<[^>]*>", "", plain)
+    plain = re.sub(r"%(?![0-9a-f]{2})", "", plain)
+    encoded = "".join(
+        c if ord(c) < 128 else "".join(f"%{b:02x}" for b in c.encode("utf-8")) for c in plain
+    )
+    encoded = re.sub(r"&.+?;", "", encoded).replace(".", "-")
+    encoded = re.sub(r"[^%a-z0-9 _-]", "", encoded)
+    encoded = re.sub(r"\s+", "-", encoded)
+    return re.sub(r"-+", "-", encoded).strip("-")
 
 
 def unique_slug(store: SandboxStore, wanted: str, item_id: int) -> str:
@@ -55,11 +67,10 @@ def unique_slug(store: SandboxStore, wanted: str, item_id: int) -> str:
 
 
 def generated_slug(store: SandboxStore, item: Item) -> str:
-    """The slug the product has, or would get if published now."""
-    slug = str(item.data.get("slug", ""))
-    if slug.endswith(_TRASHED):
-        slug = slug[: -len(_TRASHED)]
-    return slug or unique_slug(store, sanitize_title(str(item.data.get("name", ""))), item.id)
+    """``get_sample_permalink($id, $name, '')``: the slug the current name makes (unique
+    among products), whatever the slug now is."""
+    slug = unique_slug(store, sanitize_title(str(item.data.get("name", ""))), item.id)
+    return unquote(slug)  # shown decoded: "unicode-✓", stored "unicode-%e2%9c%93"
 
 
 def permalink(store: SandboxStore, item: Item) -> str:

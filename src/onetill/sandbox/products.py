@@ -8,13 +8,14 @@ also matches variations, which then appear in the list as variations;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from . import catalog
 from .batch import run_batch
-from .errors import RestError, invalid_id, invalid_param
-from .listing import date_filter, list_reply, shape_one
+from .errors import Checks, RestError, invalid_id, invalid_param
+from .listing import check_paging, date_filter, list_reply, shape_one
 from .records import PRODUCT, Item
 from .rest import Call, Reply, Route, bool_param, id_list, require
 from .serialize import item_json, variation_as_product
@@ -22,7 +23,7 @@ from .serialize import item_json, variation_as_product
 if TYPE_CHECKING:
     from .state import SandboxStore
 
-__all__ = ["ORDERBY", "ROUTES", "order_items", "parse_order"]
+__all__ = ["LIST_ARGS", "ORDERBY", "ROUTES", "check_list", "order_items", "parse_order"]
 
 ORDERBY = (
     "date",
@@ -46,6 +47,15 @@ ORDERBY = (
     "rating",
 )
 _STATUSES = ("any", "future", "trash", "draft", "pending", "private", "publish")
+# The collection arguments in WooCommerce's order (OPTIONS /wc/v3/products): errors
+# name the invalid ones in this order.
+LIST_ARGS = (
+    "context", "page", "per_page", "search", "after", "before", "modified_after",
+    "modified_before", "dates_are_gmt", "exclude", "include", "offset", "order", "orderby",
+    "parent", "parent_exclude", "brand", "slug", "status", "type", "sku", "featured",
+    "category", "tag", "shipping_class", "attribute", "attribute_term", "tax_class", "on_sale",
+    "min_price", "max_price", "stock_status", "customer", "product", "dp", "created_via",
+)  # fmt: skip
 _TYPES = ("simple", "grouped", "external", "variable")
 _BASE = "/wc/v3/products"
 
@@ -56,14 +66,38 @@ def _enum(name: str, values: tuple[str, ...]) -> RestError:
     return invalid_param(name, msg, "rest_not_in_enum")
 
 
-def parse_order(call: Call, allowed: tuple[str, ...]) -> tuple[str, bool]:
-    orderby = str(call.params.get("orderby") or "date")
-    if orderby not in allowed:
-        raise _enum("orderby", allowed)
+def _order_of(call: Call) -> str:
     order = str(call.params.get("order") or "desc").lower()
     if order not in ("asc", "desc"):
         raise invalid_param("order", "order is not one of asc and desc.", "rest_not_in_enum")
-    return orderby, order == "desc"
+    return order
+
+
+def _orderby_of(call: Call, allowed: tuple[str, ...]) -> str:
+    orderby = str(call.params.get("orderby") or "date")
+    if orderby not in allowed:
+        raise _enum("orderby", allowed)
+    return orderby
+
+
+def parse_order(call: Call, allowed: tuple[str, ...]) -> tuple[str, bool]:
+    found = Checks(LIST_ARGS)
+    order = found.run(_order_of, call)
+    orderby = found.run(_orderby_of, call, allowed)
+    found.done()
+    return str(orderby), order == "desc"
+
+
+def check_list(call: Call, *more: Callable[[], Any]) -> None:
+    """Every collection parameter the sandbox knows, all invalid ones in one error (in
+    WooCommerce's argument order); ``more`` are route-specific checks."""
+    found = Checks(LIST_ARGS)
+    found.run(check_paging, call)
+    found.run(date_filter, call, call.store.tz)
+    found.run(_order_of, call)
+    for check in more:
+        found.run(check)
+    found.done()
 
 
 def order_items(
@@ -107,14 +141,26 @@ def _status_ok(status: Any, wanted: str) -> bool:
     return bool(status == wanted)
 
 
+def _enum_check(call: Call, name: str, values: tuple[str, ...]) -> Callable[[], None]:
+    def check() -> None:
+        value = call.params.get(name)
+        if value is not None and value not in values:
+            raise _enum(name, values)
+
+    return check
+
+
 def list_products(call: Call) -> Reply:
     store = call.store
+    check_list(
+        call,
+        lambda: _orderby_of(call, ORDERBY),
+        _enum_check(call, "status", _STATUSES),
+        _enum_check(call, "type", _TYPES),
+        lambda: bool_param(call, "on_sale"),
+    )
     status = str(call.params.get("status") or "any")
-    if status not in _STATUSES:
-        raise _enum("status", _STATUSES)
     ptype = call.params.get("type")
-    if ptype is not None and ptype not in _TYPES:
-        raise _enum("type", _TYPES)
     keep_date = date_filter(call, store.tz)
     require(call, "list")
     include = id_list(call, "include")

@@ -12,7 +12,7 @@ from . import catalog
 from .batch import run_batch
 from .errors import invalid_id
 from .listing import date_filter, list_reply, shape_one
-from .products import ORDERBY, order_items
+from .products import ORDERBY, check_list, order_items, parse_order
 from .records import Item
 from .rest import Call, Reply, Route, bool_param, id_list, require
 from .serialize import variation_json
@@ -24,6 +24,7 @@ _BASE = r"/wc/v3/products/(?P<pid>\d+)/variations"
 
 def _filtered(call: Call, pool: list[Item]) -> list[Item]:
     store = call.store
+    check_list(call, lambda: _orderby(call))
     status = str(call.params.get("status") or "any")
     keep_date = date_filter(call, store.tz)
     include = id_list(call, "include")
@@ -41,6 +42,10 @@ def _filtered(call: Call, pool: list[Item]) -> list[Item]:
         if keep_date(it):
             out.append(it)
     return order_items(call, out, ORDERBY, include)
+
+
+def _orderby(call: Call) -> None:
+    parse_order(call, ORDERBY)
 
 
 def list_variations(call: Call) -> Reply:
