@@ -84,7 +84,7 @@ def windows(known: Known) -> st.SearchStrategy[dict[str, str]]:
             {"modified_after": local},
             {"modified_after": "2020-01-01T00:00:00", "dates_are_gmt": "true"},
             {"modified_after": "2026-11-26", "dates_are_gmt": "true"},
-            {"modified_after": recent + "Z", "dates_are_gmt": "true"},
+            {"modified_after": "2020-01-01T00:00:00Z", "dates_are_gmt": "true"},
             {"after": recent, "dates_are_gmt": "true"},
         ]
     )

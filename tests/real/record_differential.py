@@ -3,8 +3,8 @@
     ONETILL_REALSTORE_PREFIX=... .venv/bin/python tests/real/record_differential.py SPEC.json
 
 SPEC is ``{"name": ..., "note": ..., "steps": [{"method", "path", "params"?, "json"?}]}``
-(paths below ``/wp-json/wc/v3/``). The store (already up: ``up.sh PREFIX``)
-is reset, the steps are sent to it and to a fresh sandbox, the differences
+(paths below ``/wp-json/wc/v3/``). The store is brought up (and left running:
+``down.sh PREFIX`` stops it) and reset, the steps are sent to it and to a fresh sandbox, the differences
 still open are printed, and the real store's answers are written to
 ``tests/fixtures/differential/<name>.json`` (without ``oauth_*`` values),
 where ``tests/sandbox/test_differential_fixtures.py`` replays them.
@@ -23,7 +23,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent.parent)]
 
 from differential_support import DIFFERENTIAL, Exchange, Request, compare, save_sequence  # noqa: E402
 from real.test_real_differential import Sides  # noqa: E402
-from realstore_support import RealStore, prefix_dir, read_env_file  # noqa: E402
+from realstore_support import RealStore, bring_up  # noqa: E402
 
 
 async def record(store: RealStore, steps: list[Request]) -> tuple[list[Exchange], list[str]]:
@@ -41,7 +41,7 @@ async def record(store: RealStore, steps: list[Request]) -> tuple[list[Exchange]
 
 def main(spec_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
-    store = RealStore(read_env_file(prefix_dir() / "realstore.env"))
+    store = bring_up()  # started if it is not running (and left running)
     store.reset()
     time.sleep(1.0)
     steps = [

@@ -176,6 +176,8 @@ def _apply(store: SandboxStore, item: Item, body: dict[str, Any]) -> None:
             elif key in ("menu_order", "low_stock_amount") and v is not None:
                 v = stock_amount(v)
             d[key] = v
+    if "tax_class" in body:
+        d["tax_class"] = _tax_class(store, item, body["tax_class"])
     for key in ("regular_price", "sale_price"):
         if key in body:
             d[key] = money(body[key])
@@ -214,6 +216,17 @@ def _apply(store: SandboxStore, item: Item, body: dict[str, Any]) -> None:
 
 
 _POST_STATI = ("publish", "draft", "pending", "private", "future", "trash", "auto-draft")
+
+
+def _tax_class(store: SandboxStore, item: Item, value: Any) -> str:
+    """``set_tax_class``: the sanitised slug if the store has that class ("standard" is ""),
+    else "" (a variation may also say "parent")."""
+    slug = permalinks.sanitize_title(str(value or ""))
+    slug = "" if slug == "standard" else slug
+    valid = {str(c.get("slug")) for c in store.tax_classes if c.get("slug") != "standard"}
+    if item.kind == VARIATION:
+        valid.add("parent")
+    return slug if slug in valid else ""
 
 
 def _php_ge(a: str, b: str) -> bool:

@@ -308,7 +308,12 @@ def set_status(store: SandboxStore, order: Item, new: str) -> None:
         return
     order.data["status"] = new
     now = store.now()
-    if new in ("processing", "completed") and order.meta.get("date_paid") is None:
+    # maybe_set_date_paid(): only on reaching the paid status payment_complete() would set
+    # (processing, or completed when nothing needs processing), or completed after it.
+    paid = paid_status(store, order)
+    if order.meta.get("date_paid") is None and (
+        new == paid or (paid == "processing" and new == "completed")
+    ):
         order.meta["date_paid"] = now
     if new == "completed":
         order.meta["date_completed"] = now

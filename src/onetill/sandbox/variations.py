@@ -15,6 +15,7 @@ from .listing import date_filter, list_reply, shape_one
 from .products import ORDERBY, check_list, order_items, parse_order
 from .records import Item
 from .rest import Call, Reply, Route, bool_param, id_list, require
+from .schema import VARIATION_ARGS
 from .serialize import variation_json
 
 __all__ = ["ROUTES"]
@@ -76,12 +77,19 @@ def get_variation(call: Call) -> Reply:
     return Reply(shape_one(call, variation_json(call.store, item)))
 
 
+def _variation_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """What a variation can take: its schema's fields (no name, categories, type ...)."""
+    return {k: v for k, v in body.items() if k in VARIATION_ARGS}
+
+
 def create_variation(call: Call) -> Reply:
     require(call, "create")
     parent = call.store.products.get(int(call.args["pid"]))
     if parent is None:
         raise invalid_id("product", 404)
-    item = catalog.create_variation(call.store, parent, call.json, validate_body=True)
+    item = catalog.create_variation(
+        call.store, parent, _variation_fields(call.json), validate_body=True
+    )
     # WooCommerce 11 builds this Location from the route pattern without filling it in.
     where = f"{call.store.config.home_url}/wp-json/wc/v3/products/(?P<product_id>[\\d]+)"
     return Reply(
@@ -94,7 +102,7 @@ def create_variation(call: Call) -> Reply:
 def update_variation(call: Call) -> Reply:
     require(call, "edit")
     item = _get(call, int(call.args["id"]), int(call.args["pid"]))
-    catalog.update_item(call.store, item, call.json, validate_body=True)
+    catalog.update_item(call.store, item, _variation_fields(call.json), validate_body=True)
     return Reply(variation_json(call.store, item, context="edit"))
 
 
@@ -117,14 +125,16 @@ def batch_variations(call: Call) -> Reply:
     def create(body: dict[str, Any]) -> dict[str, Any]:
         if parent is None:
             raise invalid_id("product", 404)
-        made = catalog.create_variation(store, parent, body, validate_body=False)
+        made = catalog.create_variation(
+            store, parent, _variation_fields(body), validate_body=False
+        )
         return variation_json(store, made, context="edit")
 
     def update(vid: int, body: dict[str, Any]) -> dict[str, Any]:
         item = store.variations.get(vid)
         if item is None or item.data["parent_id"] != pid:
             raise invalid_id("product_variation", 400)
-        catalog.update_item(store, item, body, validate_body=False)
+        catalog.update_item(store, item, _variation_fields(body), validate_body=False)
         return variation_json(store, item, context="edit")
 
     def delete(vid: int) -> dict[str, Any]:
