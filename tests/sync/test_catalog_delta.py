@@ -321,3 +321,24 @@ async def test_scheduled_product_going_live_is_sold_without_any_edit(tmp_path: P
         shop.clock.advance(30)  # type: ignore[union-attr]
         await delta_sync(shop.client, shop.db)
         assert _item(shop, 20).status == "publish" and _item(shop, 20).sellable
+
+
+async def test_a_changed_tax_rate_is_taken_in_the_next_poll(tmp_path: Path) -> None:
+    """Tax rates carry no modified date and fire no webhook: each poll reads them, takes a
+    changed rate at once and logs what it replaced; an unchanged list writes nothing."""
+    async with open_shop(tmp_path, frozen_at=time.time()) as shop:
+        await _synced(shop)
+        shop.clock.advance(10)  # type: ignore[union-attr]
+        await shop.client.put("taxes/1", json={"rate": "16.0000"})
+        await delta_sync(shop.client, shop.db)
+        with shop.db.lock:
+            rate = shop.db.conn.execute("SELECT rate FROM tax_rates WHERE id = 1").fetchone()[0]
+            logged = list_discrepancies(shop.db.conn, object_id=1)
+        assert rate == "16.0000"
+        assert [(d.object_type, d.field, d.local_value, d.store_value) for d in logged] == [
+            ("tax_rate", "rate", "19.0000", "16.0000")
+        ]
+        shop.clock.advance(10)  # type: ignore[union-attr]
+        await delta_sync(shop.client, shop.db)
+        with shop.db.lock:
+            assert count_discrepancies(shop.db.conn) == len(logged)

@@ -73,10 +73,9 @@ def stock_status(store: SandboxStore, item: Item) -> str:
             return "instock"
         return "onbackorder" if holder.data.get("backorders") != "no" else "outofstock"
     if item.kind == PRODUCT and item.data.get("type") == "variable":
-        all_kids = store.children.get(item.id, [])
         kids = [store.variations[v] for v in children(store, item)]
-        if all_kids and all(stock_status(store, k) == "outofstock" for k in kids):
-            return "outofstock"  # every variation sold out, or none left outside the trash
+        if all(stock_status(store, k) == "outofstock" for k in kids):
+            return "outofstock"  # every variation sold out, or none (left outside the trash)
         return "instock"
     return str(item.data.get("stock_status", "instock"))
 
@@ -181,6 +180,8 @@ def _apply(store: SandboxStore, item: Item, body: dict[str, Any]) -> None:
     for key in ("regular_price", "sale_price"):
         if key in body:
             d[key] = money(body[key])
+    if d.get("type") == "variable":
+        d["regular_price"] = d["sale_price"] = ""  # its variations hold the prices
     # handle_updated_props(): a sale price not below the regular one is dropped
     # (PHP compares the two strings: numerically when both are numbers).
     if (

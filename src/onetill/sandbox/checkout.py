@@ -84,10 +84,12 @@ _WRITABLE = (
 
 
 def _dec(v: Any, name: str) -> Decimal:
+    """``set_subtotal``/``set_total``: ``wc_format_decimal``, and 0 for what is not a number."""
     try:
-        return Decimal(str(v))
+        value = Decimal(str(v).strip())
     except InvalidOperation:
-        raise invalid_param(name, f"{name} is not of type string.", "rest_invalid_type") from None
+        return Decimal(0)
+    return value if value.is_finite() else Decimal(0)
 
 
 def add_note(store: SandboxStore, order: Item, text: str) -> None:
@@ -392,6 +394,16 @@ def _no_zero_quantity(body: dict[str, Any], validate: bool) -> None:
             )
 
 
+def _raise_subtotals(order: Item) -> None:
+    """A line's subtotal is never shown below its total (``set_total`` raises it when the
+    item is saved): the order's totals, already made, keep the posted subtotal."""
+    for line in order.data["line_items"]:
+        raw = order.meta["raw"][str(line["id"])]
+        if Decimal(raw["subtotal"]) < Decimal(raw["total"]):
+            raw["subtotal"] = raw["total"]
+            line["subtotal"] = line["total"]
+
+
 def needs_processing(store: SandboxStore, order: Item) -> bool:
     """``WC_Order::needs_processing``: a line whose product exists and is not both
     virtual and downloadable."""
@@ -436,6 +448,7 @@ def create_order(store: SandboxStore, body: dict[str, Any], *, validate: bool = 
         if isinstance(li, dict):
             data["line_items"].append(_line(store, order, li, validate))
     calculate_totals(store, order)
+    _raise_subtotals(order)
     store.orders[order.id] = order
     target = body.get("status") or "pending"
     set_status(store, order, target)

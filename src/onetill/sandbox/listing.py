@@ -96,12 +96,16 @@ _ID_LIST_ARGS = frozenset({"include", "exclude", "parent", "parent_exclude"})
 _INTEGER_ARGS = frozenset({"per_page", "page", "offset", "customer", "product", "dp"})
 
 
-def _sanitized(call: Call) -> list[tuple[str, str]]:
+def _is_orders(call: Call) -> bool:
+    return call.route.rstrip("/").endswith("/wc/v3/orders")
+
+
+def _sanitized(call: Call, with_items: bool = True) -> list[tuple[str, str]]:
     """The query as ``WP_REST_Request::get_query_params()`` holds it once sanitised, which is
     what WooCommerce builds ``Link`` from: booleans true as ``1`` (false ones dropped by
     ``add_query_arg``), id lists as ``k[0]=..``, integers as integers; on ``/orders`` the
-    ``status`` list, ``dp`` and ``context`` are set again by the controller, so they
-    come last."""
+    ``status`` list is set again by the controller, so it comes last, followed by
+    ``dp`` and ``context``, which only preparing an order adds (none on an empty page)."""
     pairs: list[tuple[str, str]] = []
     for key, value in call.query:
         if key in _BOOLEAN_ARGS:
@@ -114,14 +118,15 @@ def _sanitized(call: Call) -> list[tuple[str, str]]:
             pairs.append((key, str(int(value))))
         else:
             pairs.append((key, value))
-    if call.route.rstrip("/").endswith("/wc/v3/orders"):
+    if _is_orders(call):
         moved = {"status", "dp", "context"}
         pairs = [(k, v) for k, v in pairs if k not in moved]
         raw = call.params.get("status") or "any"
         statuses = raw if isinstance(raw, list) else str(raw).split(",")
         pairs += [(f"status[{i}]", s) for i, s in enumerate(statuses)]
-        pairs.append(("dp", str(call.params.get("dp") or money_decimals(call))))
-        pairs.append(("context", str(call.params.get("context") or "view")))
+        if with_items:
+            pairs.append(("dp", str(call.params.get("dp") or money_decimals(call))))
+            pairs.append(("context", str(call.params.get("context") or "view")))
     return pairs
 
 
@@ -132,8 +137,8 @@ def money_decimals(call: Call) -> int:
         return 2
 
 
-def _link(call: Call, page: int) -> str:
-    pairs = _sanitized(call)
+def _link(call: Call, page: int, with_items: bool = True) -> str:
+    pairs = _sanitized(call, with_items)
     if any(k == "page" for k, _ in pairs):
         pairs = [(k, str(page) if k == "page" else v) for k, v in pairs]
     else:
@@ -168,13 +173,17 @@ def list_reply(
     for item in chosen:
         obj = to_json(item)
         body.append(obj if trim is None else trim(obj))
+    orders = _is_orders(call)
+    if orders and not chosen:
+        total = 0  # the HPOS orders query counts 0 for a page (or offset) past the end
     pages = math.ceil(total / per_page) if total else 0
     headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
     links = []
-    if page > 1 and pages:
-        links.append(f'<{_link(call, min(page - 1, pages))}>; rel="prev"')
+    with_items = bool(chosen)
+    if page > 1:  # even to page 0 when there are no pages
+        links.append(f'<{_link(call, min(page - 1, pages), with_items)}>; rel="prev"')
     if page < pages:
-        links.append(f'<{_link(call, page + 1)}>; rel="next"')
+        links.append(f'<{_link(call, page + 1, with_items)}>; rel="next"')
     if links:
         headers["Link"] = ", ".join(links)
     return Reply(body, 200, headers)

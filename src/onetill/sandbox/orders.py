@@ -119,7 +119,9 @@ def create_order(call: Call) -> Reply:
 
 def update_order(call: Call) -> Reply:
     require(call, "edit")
-    order = _get(call)
+    order = call.store.orders.get(int(call.args["id"]))
+    if order is None:  # the update route says it its own way
+        raise RestError(400, "woocommerce_rest_shop_order_invalid_id", "ID is invalid.")
     checkout.update_order(call.store, order, call.json)
     return Reply(order_json(call.store, order, money.request_dp(call, checked=False)))
 

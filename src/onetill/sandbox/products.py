@@ -272,7 +272,7 @@ def create_product(call: Call) -> Reply:
 
 def update_product(call: Call) -> Reply:
     require(call, "edit")
-    item = _product(call.store, int(call.args["id"]))
+    item = _product(call.store, int(call.args["id"]), 400)  # update_item's own status
     catalog.update_item(call.store, item, call.json, validate_body=True)
     return Reply(item_json(call.store, item, context="edit"))
 
