@@ -4,8 +4,9 @@
 
 SPEC is ``{"name": ..., "note": ..., "steps": [{"method", "path", "params"?, "json"?}]}``
 (paths below ``/wp-json/wc/v3/``). The store is brought up (and left running:
-``down.sh PREFIX`` stops it) and reset, the steps are sent to it and to a fresh sandbox, the differences
-still open are printed, and the real store's answers are written to
+``down.sh PREFIX`` stops it) and reset, the steps are sent to it and to a fresh
+sandbox, the differences still open are printed, and the real store's answers
+are written to
 ``tests/fixtures/differential/<name>.json`` (without ``oauth_*`` values),
 where ``tests/sandbox/test_differential_fixtures.py`` replays them.
 """
