@@ -104,9 +104,8 @@ async def test_trash_hides_and_untrash_restores(till: Till, admin: Admin) -> Non
     row = till.row(16)
     assert row is not None and row["status"] == "trash" and row["sellable"] == 0
     with till.db.lock:
-        assert lookup(till.db.conn, "SIMPLE-007") is None or not lookup(
-            till.db.conn, "SIMPLE-007"
-        ).sellable  # type: ignore[union-attr]
+        found = lookup(till.db.conn, "SIMPLE-007")
+    assert found is None or not found.sellable
     admin.put("products/16", {"status": "publish"})
     await poll(till)
     row = till.row(16)

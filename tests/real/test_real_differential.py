@@ -124,7 +124,7 @@ def keep(exchanges: list[Exchange], found: list[str]) -> None:
 
 
 @settings(
-    max_examples=examples(6, 150),
+    max_examples=examples(12, 300),
     deadline=None,
     phases=(Phase.explicit, Phase.generate),
     suppress_health_check=list(HealthCheck),

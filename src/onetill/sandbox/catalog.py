@@ -180,8 +180,6 @@ def _apply(store: SandboxStore, item: Item, body: dict[str, Any]) -> None:
     for key in ("regular_price", "sale_price"):
         if key in body:
             d[key] = money(body[key])
-    if d.get("type") == "variable":
-        d["regular_price"] = d["sale_price"] = ""  # its variations hold the prices
     # handle_updated_props(): a sale price not below the regular one is dropped
     # (PHP compares the two strings: numerically when both are numbers).
     if (
@@ -214,6 +212,10 @@ def _apply(store: SandboxStore, item: Item, body: dict[str, Any]) -> None:
                 slot = "sale_from" if name.endswith("from") else "sale_to"
                 item.meta[slot] = parse_write_date(str(value), is_gmt, store.tz) if value else None
                 break
+    if d.get("type") in ("variable", "grouped"):
+        # Every save clears a container's own prices and sale dates: its children hold them.
+        d["regular_price"] = d["sale_price"] = ""
+        item.meta["sale_from"] = item.meta["sale_to"] = None
 
 
 _POST_STATI = ("publish", "draft", "pending", "private", "future", "trash", "auto-draft")

@@ -26,19 +26,21 @@ __all__ = [
 class RestError(Exception):
     """An error answer with WordPress's shape."""
 
-    def __init__(self, status: int, code: str, message: str, **data: Any) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, bare: bool = False, **data: Any
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.data = data
+        # A WP_Error made with the status itself as its data (``new WP_Error(code, msg,
+        # 500)``) answers ``"data": 500``, not ``{"status": 500}``.
+        self.bare = bare
 
     def body(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "message": self.message,
-            "data": {"status": self.status, **self.data},
-        }
+        data: Any = self.status if self.bare else {"status": self.status, **self.data}
+        return {"code": self.code, "message": self.message, "data": data}
 
 
 def invalid_param(

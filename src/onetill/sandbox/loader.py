@@ -50,7 +50,9 @@ def _record(kind: str, raw: dict[str, Any]) -> Item:
         "sale_to": _gmt(data.get("date_on_sale_to_gmt")),
     }
     if data.get("manage_stock") == "parent":
+        # The quantity shown is the parent's; the variation itself holds none.
         data["manage_stock"] = False
+        data["stock_quantity"] = None
     return Item(kind, item_id, data, created, modified, meta)
 
 

@@ -96,7 +96,7 @@ def create_refund(store: SandboxStore, order: Item, body: dict[str, Any]) -> Ite
         )
     if amount > remaining:
         raise RestError(
-            500, "woocommerce_rest_cannot_create_order_refund", "Invalid refund amount."
+            500, "woocommerce_rest_cannot_create_order_refund", "Invalid refund amount.", bare=True
         )
     full = amount == remaining
     now = store.now()
