@@ -39,10 +39,13 @@ def apply_tax_rates(db: Database, response: WooResponse, cause: str) -> bool:
     if not isinstance(rates, list) or (pages.isdigit() and int(pages) > 1):
         return False  # more than one page: the audit reads them all
     fresh = sorted((r for r in rates if isinstance(r, dict)), key=_rate_id)
+    wanted = [_encode(r).decode() for r in fresh]
+    with db.lock:  # the common case, nothing changed, costs a read and no transaction
+        found = db.conn.execute("SELECT id, rate, raw FROM tax_rates ORDER BY id").fetchall()
+    if [r[2] for r in found] == wanted:
+        return False
     with db.write() as conn:
         held = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT id, rate, raw FROM tax_rates")}
-        if [raw for _, (_, raw) in sorted(held.items())] == [_encode(r).decode() for r in fresh]:
-            return False
         replace_tax_rates(conn, fresh)
         kept = {r[0]: r[1] for r in conn.execute("SELECT id, rate FROM tax_rates")}
         for rid in sorted(set(held) | set(kept)):
