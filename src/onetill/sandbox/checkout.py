@@ -27,7 +27,8 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from . import catalog, defaults, money, tax
-from .errors import Checks, PhpFatal, invalid_param
+from .errors import Checks, invalid_param
+from .order_rules import no_zero_quantity, paid_status, raise_subtotals
 from .order_totals import calculate_totals, fmt_money, json_number
 from .records import ORDER, Item
 
@@ -40,8 +41,6 @@ __all__ = [
     "create_order",
     "fmt_money",
     "json_number",
-    "needs_processing",
-    "paid_status",
     "set_status",
     "update_order",
 ]
@@ -242,7 +241,8 @@ def _line(store: SandboxStore, order: Item, li: dict[str, Any], validate: bool) 
         meta_data=meta,
         sku=sold.data.get("sku", "") if sold else None,
         global_unique_id=sold.data.get("global_unique_id", "") if sold else None,
-        price=json_number(total / qty) if qty and total else 0,
+        # PHP divides the stored decimal string as a float: json_encode prints that double.
+        price=_php_float_div(total, qty) if qty and total else 0,
         image={"id": 0 if var or sold is None else "", "src": ""},
         parent_name=product.data["name"] if var and product else None,
     )
@@ -255,6 +255,11 @@ def _line(store: SandboxStore, order: Item, li: dict[str, Any], validate: bool) 
         "sub_taxes": {str(k): str(v) for k, v in sub_taxes.items()},
     }
     return line
+
+
+def _php_float_div(total: Decimal, qty: int) -> int | float:
+    result = float(str(total)) / qty
+    return int(result) if result.is_integer() else result
 
 
 def _reduce_stock(store: SandboxStore, order: Item) -> None:
@@ -366,62 +371,6 @@ def _unchecked_status(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "status": "pending"}
 
 
-_CONTROLLER = "/wp-content/plugins/woocommerce/includes/rest-api/Controllers/Version3/"
-
-
-def _no_zero_quantity(body: dict[str, Any], validate: bool) -> None:
-    """WooCommerce 11 takes a line whose ``quantity`` is the integer 0 (after the schema
-    made it one; a batch item's is taken as sent) or whose ``product_id`` (``name``...) is
-    null as "remove this item", and calls ``remove_item()`` with no item id: a PHP
-    TypeError, a 500, and nothing more saved."""
-    keys = ("product_id", "method_id", "method_title", "name", "code")
-    for li in body.get("line_items") or []:
-        if not isinstance(li, dict):
-            continue
-        raw = li.get("quantity")
-        if validate:
-            zero = raw is not None and _is_integer(raw) and float(str(raw)) == 0
-        else:
-            zero = type(raw) is int and raw == 0
-        if zero or any(k in li and li[k] is None for k in keys):
-            where = _CONTROLLER + "class-wc-rest-orders-controller.php"
-            raise PhpFatal(
-                "Uncaught TypeError: WC_REST_Orders_Controller::remove_item(): Argument #3 "
-                f"($item_id) must be of type int, null given, called in {where} on line 145 "
-                f"and defined in {where}:216",
-                where,
-                216,
-            )
-
-
-def _raise_subtotals(order: Item) -> None:
-    """A line's subtotal is never shown below its total (``set_total`` raises it when the
-    item is saved): the order's totals, already made, keep the posted subtotal."""
-    for line in order.data["line_items"]:
-        raw = order.meta["raw"][str(line["id"])]
-        if Decimal(raw["subtotal"]) < Decimal(raw["total"]):
-            raw["subtotal"] = raw["total"]
-            line["subtotal"] = line["total"]
-
-
-def needs_processing(store: SandboxStore, order: Item) -> bool:
-    """``WC_Order::needs_processing``: a line whose product exists and is not both
-    virtual and downloadable."""
-    for line in order.data["line_items"]:
-        product = store.find(line.get("variation_id") or line.get("product_id") or 0)
-        if product is not None and not (
-            product.data.get("virtual") and product.data.get("downloadable")
-        ):
-            return True
-    return False
-
-
-def paid_status(store: SandboxStore, order: Item) -> str:
-    """``payment_complete()``: processing, or completed when nothing needs processing
-    (no lines, only unknown products, only virtual downloads)."""
-    return "processing" if needs_processing(store, order) else "completed"
-
-
 def create_order(store: SandboxStore, body: dict[str, Any], *, validate: bool = True) -> Item:
     """``POST /orders``: always a new order (no idempotency), stock by the status rules."""
     if validate:
@@ -431,7 +380,7 @@ def create_order(store: SandboxStore, body: dict[str, Any], *, validate: bool = 
         found.done()
     else:
         body = _unchecked_status(body)
-    _no_zero_quantity(body, validate)
+    no_zero_quantity(body, validate)
     now = store.now()
     key = "wc_order_" + "".join(
         secrets.choice(string.ascii_letters + string.digits) for _ in range(13)
@@ -448,7 +397,7 @@ def create_order(store: SandboxStore, body: dict[str, Any], *, validate: bool = 
         if isinstance(li, dict):
             data["line_items"].append(_line(store, order, li, validate))
     calculate_totals(store, order)
-    _raise_subtotals(order)
+    raise_subtotals(order)
     store.orders[order.id] = order
     target = body.get("status") or "pending"
     set_status(store, order, target)

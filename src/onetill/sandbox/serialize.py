@@ -11,7 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from . import catalog, checkout, money, permalinks
+from . import catalog, money, order_rules, permalinks
 from .dates import format_gmt, format_local
 from .price_html import price_html
 from .records import PRODUCT, Item
@@ -110,6 +110,9 @@ def product_json(
         "shipping",
     )
     out["price_html"] = price_html(store, item, now)
+    # The products controller prints a falsy sale price ("0") as "" (variations do not).
+    if out.get("sale_price") == "0":
+        out["sale_price"] = ""
     out.pop("total_sales", None)
     out["total_sales"] = item.data.get("total_sales", 0)
     if context == "edit":
@@ -300,7 +303,7 @@ def order_json(store: SandboxStore, order: Item, dp: int | None = None) -> dict[
     )
     out["is_editable"] = status in ("pending", "on-hold", "auto-draft")
     out["needs_payment"] = status in ("pending", "failed") and Decimal(d["total"]) > 0
-    out["needs_processing"] = checkout.needs_processing(store, order)
+    out["needs_processing"] = order_rules.needs_processing(store, order)
     _order_money(order, out, places)
     out["currency_symbol"] = "€" if d.get("currency") == "EUR" else "$"
     out["_links"] = links(store, f"orders/{order.id}", "orders")
