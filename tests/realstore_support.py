@@ -15,6 +15,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +45,14 @@ class RealStore:
     """One running store: its URLs, key pairs and the scripts around it."""
 
     env: dict[str, str]
+
+    def __repr__(self) -> str:
+        # Failure reports print fixtures: never the key pairs.
+        return f"RealStore(url={self.url!r}, prefix={str(self.prefix)!r})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # Hypothesis prints dataclasses field by field unless told otherwise.
+        printer.text(repr(self))
 
     @property
     def url(self) -> str:

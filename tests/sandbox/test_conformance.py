@@ -32,10 +32,10 @@ CLOSED_PORT_URL = "http://127.0.0.1:9/webhook-sink"  # discard port: the ping is
 # recorded answer is matched in status, error code, keys, JSON types and headers.
 KNOWN_DIFFERENCES: dict[str, set[str]] = {}
 
-# Known differences this comparison cannot see (values, or behaviour outside the recordings):
-# - Link URLs echo the query exactly as sent; the real store normalises it (dates_are_gmt=1,
-#   status[0]=any, dp=2, context=view appear in orders links). oauth_* are echoed by both.
-# - price_html is a simplified single-price span; related_ids is always [].
+# Known differences this comparison cannot see (values, or behaviour outside the recordings;
+# field values are compared against the real store by tests/real/test_real_differential.py
+# and the fixtures in tests/fixtures/differential/):
+# - related_ids is always [] (WooCommerce shuffles its own on every read).
 # - products/categories and taxes answer in one page (no per_page paging of these small sets).
 # - orders: shipping, fee and coupon lines are accepted but ignored; line_items in an order
 #   PUT are ignored (status, payment, address and meta_data updates work). Validation errors

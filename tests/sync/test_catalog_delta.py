@@ -9,7 +9,7 @@ import pytest
 
 from catalog_support import Shop, local_items, open_shop, store_items
 from onetill.store.catalog import get_item
-from onetill.store.discrepancies import list_discrepancies
+from onetill.store.discrepancies import count_discrepancies, list_discrepancies
 from onetill.store.sync_state import get_state
 from onetill.sync.catalog import audit_ids, delta_sync, initial_sync
 from onetill.woo.errors import NotJSONError
@@ -31,8 +31,8 @@ async def test_idle_poll_lists_every_status_in_one_query_and_reads_the_orders_wi
     tmp_path: Path,
 ) -> None:
     """A current store (9.6+): the first poll asks once whether `include_status` is
-    understood; from then on an idle poll is products (trash included) and orders, no writes
-    but the cursor, dates in naive UTC."""
+    understood; from then on an idle poll is products (trash included), orders and taxes,
+    no writes but the cursor, dates in naive UTC."""
     async with open_shop(tmp_path, frozen_at=time.time()) as shop:
         await _synced(shop)
         shop.clock.advance(30)  # type: ignore[union-attr]
@@ -43,11 +43,15 @@ async def test_idle_poll_lists_every_status_in_one_query_and_reads_the_orders_wi
         shop.clock.advance(30)  # type: ignore[union-attr]
         shop.log.clear()
         report = await delta_sync(shop.client, shop.db)
-        assert report.applied == 0 and report.requests == 2
+        assert report.applied == 0 and report.requests == 3
         assert sorted((r.path, r.params.get("include_status")) for r in shop.log.requests) == [
-            ("orders", None), ("products", "any,trash"),
+            ("orders", None), ("products", "any,trash"), ("taxes", None),
         ]  # fmt: skip
+        with shop.db.lock:
+            assert count_discrepancies(shop.db.conn) == 0
         for r in shop.log.requests:
+            if r.path == "taxes":
+                continue
             assert r.params["dates_are_gmt"] == "true"
             assert (
                 not r.params["modified_after"].endswith("Z")
@@ -149,7 +153,9 @@ async def test_online_order_reaches_till_stock_within_one_poll(tmp_path: Path) -
 
 
 async def test_trash_restore_and_draft(tmp_path: Path) -> None:
-    """Trashed and drafted products stop selling but stay; restored ones sell again."""
+    """Trashed and drafted products stop selling but stay; restored ones sell again. A
+    variable product restored by a REST status change leaves its variations in the trash
+    (WooCommerce #62833; its ``variations`` list is then empty), so they stay unsold."""
     async with open_shop(tmp_path, frozen_at=time.time()) as shop:
         await _synced(shop)
         shop.clock.advance(5)  # type: ignore[union-attr]
@@ -167,7 +173,8 @@ async def test_trash_restore_and_draft(tmp_path: Path) -> None:
         shop.clock.advance(1)  # type: ignore[union-attr]
         await delta_sync(shop.client, shop.db)
         assert _item(shop, 20).status == "publish" and _item(shop, 20).sellable
-        assert _item(shop, 311).sellable
+        assert _item(shop, 310).status == "publish"
+        assert not _item(shop, 311).sellable
 
 
 @pytest.mark.parametrize("global_variations", [True, False])
@@ -343,3 +350,24 @@ async def test_scheduled_product_going_live_is_sold_without_any_edit(tmp_path: P
         shop.clock.advance(30)  # type: ignore[union-attr]
         await delta_sync(shop.client, shop.db)
         assert _item(shop, 20).status == "publish" and _item(shop, 20).sellable
+
+
+async def test_a_changed_tax_rate_is_taken_in_the_next_poll(tmp_path: Path) -> None:
+    """Tax rates carry no modified date and fire no webhook: each poll reads them, takes a
+    changed rate at once and logs what it replaced; an unchanged list writes nothing."""
+    async with open_shop(tmp_path, frozen_at=time.time()) as shop:
+        await _synced(shop)
+        shop.clock.advance(10)  # type: ignore[union-attr]
+        await shop.client.put("taxes/1", json={"rate": "16.0000"})
+        await delta_sync(shop.client, shop.db)
+        with shop.db.lock:
+            rate = shop.db.conn.execute("SELECT rate FROM tax_rates WHERE id = 1").fetchone()[0]
+            logged = list_discrepancies(shop.db.conn, object_id=1)
+        assert rate == "16.0000"
+        assert [(d.object_type, d.field, d.local_value, d.store_value) for d in logged] == [
+            ("tax_rate", "rate", "19.0000", "16.0000")
+        ]
+        shop.clock.advance(10)  # type: ignore[union-attr]
+        await delta_sync(shop.client, shop.db)
+        with shop.db.lock:
+            assert count_discrepancies(shop.db.conn) == len(logged)

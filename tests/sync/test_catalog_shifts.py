@@ -116,7 +116,7 @@ async def test_a_product_added_while_a_delta_is_paged_costs_no_re_read(tmp_path:
         product_reads = [r for r in shop.log.requests if r.path == "products"]
         # The include_status probe, then pages 1 and 2 (trash listed with the rest).
         assert len(product_reads) == 3
-        assert report.requests == 3  # the two pages and the orders window
+        assert report.requests == 4  # the two pages, the orders window and taxes
 
 
 async def test_product_trashed_during_a_fresh_initial_pull_does_not_hide_another(

@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
-from . import companion, orders, products, site, variations, webhook_routes
+from . import companion, orders, products, site, tax_rates, variations, webhook_routes
 from .auth import Caller, is_key_route
-from .errors import RestError, localized, no_route
+from .errors import PhpFatal, RestError, localized, no_route
 from .rest import Call, Reply, Route
 from .state import SandboxStore
 
@@ -36,6 +36,7 @@ _READ = ("GET", "HEAD", "OPTIONS")
 def routes_for(store: SandboxStore) -> list[Route]:
     table = [
         *site.ROUTES,
+        *tax_rates.ROUTES,
         *products.ROUTES,
         *variations.ROUTES,
         *orders.ROUTES,
@@ -150,6 +151,8 @@ class _Api:
         except RestError as err:
             body = localized(err.body(), store.config.locale)
             return self._answer(err.status, body, headers, head)
+        except PhpFatal as fatal:
+            return self._answer(500, fatal.body(), headers, head)
 
     def _match(self, route: str, method: str) -> tuple[Route, dict[str, str], Any] | None:
         for r in self.table:

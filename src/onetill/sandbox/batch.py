@@ -3,7 +3,9 @@
 WooCommerce facts: the limit (100) counts create + update + delete together
 (``413 woocommerce_rest_request_entity_too_large``); a failing item does not
 fail the request (HTTP 200, ``{"id", "error": {code, message, data}}`` in its
-place); items skip schema validation; batch ``delete`` is always permanent.
+place); items skip schema validation; batch ``delete`` is always permanent;
+a group sent empty is left out of the answer, and with none left the answer
+is ``[]``.
 """
 
 from __future__ import annotations
@@ -69,4 +71,6 @@ def run_batch(call: Call, create: Create, update: Update, delete: Delete) -> Rep
                 out["delete"].append(delete(item_id))
             except RestError as err:
                 out["delete"].append(_error(item_id, err))
-    return Reply(out)
+    # Only non-empty groups are answered; nothing at all is PHP's empty array: [].
+    kept = {k: v for k, v in out.items() if v}
+    return Reply(kept or [])

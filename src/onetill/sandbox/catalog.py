@@ -13,10 +13,10 @@ WooCommerce facts this module depends on:
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from . import defaults
+from . import defaults, permalinks
 from .dates import parse_write_date
 from .errors import RestError
 from .records import PRODUCT, VARIATION, Item
@@ -73,9 +73,9 @@ def stock_status(store: SandboxStore, item: Item) -> str:
             return "instock"
         return "onbackorder" if holder.data.get("backorders") != "no" else "outofstock"
     if item.kind == PRODUCT and item.data.get("type") == "variable":
-        kids = [store.variations[v] for v in store.children.get(item.id, [])]
-        if kids and all(stock_status(store, k) == "outofstock" for k in kids):
-            return "outofstock"
+        kids = [store.variations[v] for v in children(store, item)]
+        if all(stock_status(store, k) == "outofstock" for k in kids):
+            return "outofstock"  # every variation sold out, or none (left outside the trash)
         return "instock"
     return str(item.data.get("stock_status", "instock"))
 
@@ -87,11 +87,20 @@ def _sale_active(store: SandboxStore, item: Item, now: int) -> bool:
     return (start is None or now >= start) and (end is None or now <= end)
 
 
-def _published_children(store: SandboxStore, item: Item) -> list[Item]:
+def children(store: SandboxStore, item: Item) -> list[int]:
+    """A variable product's ``variations``: its published and private ones (not trashed)."""
+    return [
+        v
+        for v in store.children.get(item.id, [])
+        if store.variations[v].data.get("status") in ("publish", "private")
+    ]
+
+
+def _published_children(store: SandboxStore, item: Item, status: str = "publish") -> list[Item]:
     return [
         store.variations[v]
         for v in store.children.get(item.id, [])
-        if store.variations[v].data.get("status") == "publish"
+        if store.variations[v].data.get("status") == status
         and store.variations[v].data.get("regular_price", "") != ""
     ]
 
@@ -99,8 +108,12 @@ def _published_children(store: SandboxStore, item: Item) -> list[Item]:
 def active_price(store: SandboxStore, item: Item, now: int | None = None) -> str:
     now = store.now() if now is None else now
     if item.kind == PRODUCT and item.data.get("type") == "variable":
-        prices = [Decimal(active_price(store, v, now)) for v in _published_children(store, item)]
-        return f"{min(prices):.2f}" if prices else ""
+        # The parent's _price is the lowest variation price, as that variation stores it.
+        # Trashing the parent trashes its variations without syncing it again: it keeps
+        # the price they had (a REST restore leaves them in the trash, #62833).
+        kids = _published_children(store, item) or _published_children(store, item, "trash")
+        prices = [active_price(store, v, now) for v in kids]
+        return min(prices, key=Decimal) if prices else ""
     if _sale_active(store, item, now):
         return str(item.data["sale_price"])
     return str(item.data.get("regular_price", ""))
@@ -162,9 +175,21 @@ def _apply(store: SandboxStore, item: Item, body: dict[str, Any]) -> None:
             elif key in ("menu_order", "low_stock_amount") and v is not None:
                 v = stock_amount(v)
             d[key] = v
+    if "tax_class" in body:
+        d["tax_class"] = _tax_class(store, item, body["tax_class"])
     for key in ("regular_price", "sale_price"):
         if key in body:
             d[key] = money(body[key])
+    # handle_updated_props(): a sale price not below the regular one is dropped
+    # (PHP compares the two strings: numerically when both are numbers).
+    if (
+        ("regular_price" in body or "sale_price" in body)
+        and d.get("type") != "variable"
+        and _php_ge(str(d.get("sale_price", "")), str(d.get("regular_price", "")))
+    ):
+        d["sale_price"] = ""
+    if d.get("status") not in _POST_STATI:
+        d["status"] = "draft"  # an unvalidated (batch) write of an unknown status
     if "manage_stock" in body:
         d["manage_stock"] = body["manage_stock"] != "parent" and to_bool(body["manage_stock"])
     if "stock_quantity" in body:
@@ -187,6 +212,32 @@ def _apply(store: SandboxStore, item: Item, body: dict[str, Any]) -> None:
                 slot = "sale_from" if name.endswith("from") else "sale_to"
                 item.meta[slot] = parse_write_date(str(value), is_gmt, store.tz) if value else None
                 break
+    if d.get("type") in ("variable", "grouped"):
+        # Every save clears a container's own prices and sale dates: its children hold them.
+        d["regular_price"] = d["sale_price"] = ""
+        item.meta["sale_from"] = item.meta["sale_to"] = None
+
+
+_POST_STATI = ("publish", "draft", "pending", "private", "future", "trash", "auto-draft")
+
+
+def _tax_class(store: SandboxStore, item: Item, value: Any) -> str:
+    """``set_tax_class``: the sanitised slug if the store has that class ("standard" is ""),
+    else "" (a variation may also say "parent")."""
+    slug = permalinks.sanitize_title(str(value or ""))
+    slug = "" if slug == "standard" else slug
+    valid = {str(c.get("slug")) for c in store.tax_classes if c.get("slug") != "standard"}
+    if item.kind == VARIATION:
+        valid.add("parent")
+    return slug if slug in valid else ""
+
+
+def _php_ge(a: str, b: str) -> bool:
+    """PHP 8's ``$a >= $b`` for two strings: numeric strings compare as numbers."""
+    try:
+        return Decimal(a.strip()) >= Decimal(b.strip())
+    except (InvalidOperation, ValueError):
+        return a >= b
 
 
 def _merge_meta(store: SandboxStore, data: dict[str, Any], incoming: list[Any]) -> None:
@@ -213,8 +264,16 @@ def create_product(store: SandboxStore, body: dict[str, Any], *, validate_body: 
     item = Item(PRODUCT, 0, data, now, now)
     _apply(store, item, body)  # raises before an id is taken (batch shows id 0)
     item.id = store.next_id("post")
-    if not data["slug"]:
-        data["slug"] = _slug(data["name"]) or f"product-{item.id}"
+    if not data["categories"]:
+        # WordPress files a product without categories under the default one.
+        data["categories"] = [
+            {"id": c["id"], "name": c["name"], "slug": c["slug"]}
+            for c in store.categories
+            if c.get("slug") == "uncategorized"
+        ]
+    if not data["slug"] and data.get("status") not in ("draft", "pending", "auto-draft"):
+        name = permalinks.sanitize_title(str(data["name"])) or str(item.id)
+        data["slug"] = permalinks.unique_slug(store, name, item.id)
     store.products[item.id] = item
     if data["type"] == "variable":
         store.children.setdefault(item.id, [])
@@ -233,6 +292,7 @@ def create_variation(
     data["parent_id"] = parent.id
     item = Item(VARIATION, 0, data, now, now)
     _apply(store, item, body)
+    _variation_attributes(data, parent)
     item.id = store.next_id("post")
     if not data["name"]:
         data["name"] = ", ".join(str(a.get("option", "")) for a in data.get("attributes", []))
@@ -243,6 +303,25 @@ def create_variation(
     return item
 
 
+def _variation_attributes(data: dict[str, Any], parent: Item | None) -> None:
+    """A variation keeps only attributes its parent has for variations, each stored as
+    ``{id, name, slug, option}`` (a local attribute: id 0, slug from the name); the option
+    itself is not checked."""
+    allowed = {
+        permalinks.sanitize_title(str(a.get("name", ""))): str(a.get("name", ""))
+        for a in (parent.data.get("attributes") or [] if parent is not None else [])
+        if isinstance(a, dict) and a.get("variation")
+    }
+    out = []
+    for a in data.get("attributes") or []:
+        if isinstance(a, dict):
+            slug = permalinks.sanitize_title(str(a.get("name", "")))
+            if slug in allowed:
+                out.append({"id": int(a.get("id") or 0), "name": allowed[slug], "slug": slug,
+                            "option": a.get("option", "")})  # fmt: skip
+    data["attributes"] = out
+
+
 def update_item(
     store: SandboxStore, item: Item, body: dict[str, Any], *, validate_body: bool
 ) -> None:
@@ -251,7 +330,17 @@ def update_item(
         validate(body, variation=item.kind == VARIATION)
     # A REST restore (PUT status publish) is a plain status change: WooCommerce does not run
     # wp_untrash_post, so a variable product's variations stay in the trash (issue #62833).
+    was = item.data.get("status")
     _apply(store, item, body)
+    if item.kind == VARIATION and "attributes" in body:
+        _variation_attributes(item.data, store.products.get(int(item.data["parent_id"])))
+    if item.kind == PRODUCT and not item.data.get("slug") and item.data.get("status") not in (
+        "draft", "pending", "auto-draft"
+    ):
+        name = permalinks.sanitize_title(str(item.data.get("name", ""))) or str(item.id)
+        item.data["slug"] = permalinks.unique_slug(store, name, item.id)
+    if was == "trash" and item.data.get("status") != "trash":
+        permalinks.restore_from_trash(item)
     touch(store, item)
     store.emit("product.updated", item.id)
 
@@ -264,10 +353,14 @@ def trash(store: SandboxStore, item: Item) -> None:
             410, "woocommerce_rest_already_trashed", f"The {post_type} has already been deleted."
         )
     item.meta["trash_prev"] = item.data.get("status", "publish")
+    permalinks.to_trash(store, item, str(item.meta["trash_prev"]))
     item.data["status"] = "trash"
     for vid in store.children.get(item.id, []):
         v = store.variations[vid]
+        if v.data.get("status") == "trash":
+            continue
         v.meta["trash_prev"] = v.data.get("status", "publish")
+        permalinks.to_trash(store, v, str(v.meta["trash_prev"]))
         v.data["status"] = "trash"
         touch(store, v, parent=False)
     touch(store, item)
@@ -308,8 +401,3 @@ def adjust_stock(store: SandboxStore, item: Item, delta: int) -> tuple[Item, int
         store.save(holder)
     store.emit("product.updated", holder.id)
     return holder, old, old + delta
-
-
-def _slug(name: str) -> str:
-    out = "".join(ch if ch.isalnum() else "-" for ch in name.lower())
-    return "-".join(p for p in out.split("-") if p)

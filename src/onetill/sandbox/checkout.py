@@ -27,7 +27,8 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from . import catalog, defaults, money, tax
-from .errors import invalid_param
+from .errors import Checks, invalid_param
+from .order_rules import no_zero_quantity, paid_status, raise_subtotals
 from .order_totals import calculate_totals, fmt_money, json_number
 from .records import ORDER, Item
 
@@ -44,7 +45,8 @@ __all__ = [
     "update_order",
 ]
 
-ORDER_STATUSES = (
+ORDER_STATUSES = (  # wc_get_order_statuses() after auto-draft, as the schema's enum lists them
+    "auto-draft",
     "pending",
     "processing",
     "on-hold",
@@ -81,10 +83,12 @@ _WRITABLE = (
 
 
 def _dec(v: Any, name: str) -> Decimal:
+    """``set_subtotal``/``set_total``: ``wc_format_decimal``, and 0 for what is not a number."""
     try:
-        return Decimal(str(v))
+        value = Decimal(str(v).strip())
     except InvalidOperation:
-        raise invalid_param(name, f"{name} is not of type string.", "rest_invalid_type") from None
+        return Decimal(0)
+    return value if value.is_finite() else Decimal(0)
 
 
 def add_note(store: SandboxStore, order: Item, text: str) -> None:
@@ -148,6 +152,7 @@ def _check_lines(body: dict[str, Any]) -> None:
                 "line_items",
                 f"line_items[{index}][quantity] is not of type integer.",
                 "rest_invalid_type",
+                where=f"line_items[{index}][quantity]",
             )
         for key in ("subtotal", "total"):
             if li.get(key) is not None and not isinstance(li[key], str):
@@ -155,6 +160,7 @@ def _check_lines(body: dict[str, Any]) -> None:
                     "line_items",
                     f"line_items[{index}][{key}] is not of type string.",
                     "rest_invalid_type",
+                    where=f"line_items[{index}][{key}]",
                 )
 
 
@@ -187,7 +193,9 @@ def _line(store: SandboxStore, order: Item, li: dict[str, Any], validate: bool) 
             variation_id=var.id if var else 0,
             tax_class=tax_class,
         )
-        net = tax.net_line_price(store, catalog.active_price(store, sold), qty, tax_class, taxable)
+        # wc_get_price_excluding_tax() takes max(0, qty): a negative line costs nothing.
+        price = catalog.active_price(store, sold)
+        net = tax.net_line_price(store, price, max(qty, 0), tax_class, taxable)
     else:
         net = Decimal(0)
     subtotal = _dec(li["subtotal"], "subtotal") if li.get("subtotal") is not None else net
@@ -233,7 +241,8 @@ def _line(store: SandboxStore, order: Item, li: dict[str, Any], validate: bool) 
         meta_data=meta,
         sku=sold.data.get("sku", "") if sold else None,
         global_unique_id=sold.data.get("global_unique_id", "") if sold else None,
-        price=json_number(total / qty) if qty else 0,
+        # PHP divides the stored decimal string as a float: json_encode prints that double.
+        price=_php_float_div(total, qty) if qty and total else 0,
         image={"id": 0 if var or sold is None else "", "src": ""},
         parent_name=product.data["name"] if var and product else None,
     )
@@ -246,6 +255,11 @@ def _line(store: SandboxStore, order: Item, li: dict[str, Any], validate: bool) 
         "sub_taxes": {str(k): str(v) for k, v in sub_taxes.items()},
     }
     return line
+
+
+def _php_float_div(total: Decimal, qty: int) -> int | float:
+    result = float(str(total)) / qty
+    return int(result) if result.is_integer() else result
 
 
 def _reduce_stock(store: SandboxStore, order: Item) -> None:
@@ -301,7 +315,12 @@ def set_status(store: SandboxStore, order: Item, new: str) -> None:
         return
     order.data["status"] = new
     now = store.now()
-    if new in ("processing", "completed") and order.meta.get("date_paid") is None:
+    # maybe_set_date_paid(): only on reaching the paid status payment_complete() would set
+    # (processing, or completed when nothing needs processing), or completed after it.
+    paid = paid_status(store, order)
+    if order.meta.get("date_paid") is None and (
+        new == paid or (paid == "processing" and new == "completed")
+    ):
         order.meta["date_paid"] = now
     if new == "completed":
         order.meta["date_completed"] = now
@@ -355,10 +374,13 @@ def _unchecked_status(body: dict[str, Any]) -> dict[str, Any]:
 def create_order(store: SandboxStore, body: dict[str, Any], *, validate: bool = True) -> Item:
     """``POST /orders``: always a new order (no idempotency), stock by the status rules."""
     if validate:
-        _check_status(body)
-        _check_lines(body)
+        found = Checks(("status", "line_items"))
+        found.run(_check_status, body)
+        found.run(_check_lines, body)
+        found.done()
     else:
         body = _unchecked_status(body)
+    no_zero_quantity(body, validate)
     now = store.now()
     key = "wc_order_" + "".join(
         secrets.choice(string.ascii_letters + string.digits) for _ in range(13)
@@ -375,13 +397,14 @@ def create_order(store: SandboxStore, body: dict[str, Any], *, validate: bool = 
         if isinstance(li, dict):
             data["line_items"].append(_line(store, order, li, validate))
     calculate_totals(store, order)
+    raise_subtotals(order)
     store.orders[order.id] = order
     target = body.get("status") or "pending"
     set_status(store, order, target)
     if body.get("set_paid") in (True, "true", "1", 1):
         if order.data["status"] in ("on-hold", "pending", "failed", "cancelled"):
             order.meta["date_paid"] = store.now()
-            set_status(store, order, "processing")
+            set_status(store, order, paid_status(store, order))
         _reduce_stock(store, order)  # woocommerce_payment_complete
     order.modified = store.now()
     store.save(order)
@@ -402,7 +425,7 @@ def update_order(
     if body.get("set_paid") in (True, "true", "1", 1) and order.meta.get("date_paid") is None:
         order.meta["date_paid"] = store.now()
         if order.data["status"] in ("on-hold", "pending", "failed", "cancelled"):
-            set_status(store, order, "processing")
+            set_status(store, order, paid_status(store, order))
         _reduce_stock(store, order)
     order.modified = store.now()
     store.save(order)

@@ -319,7 +319,7 @@ _VARIATION: dict[str, Any] = {
     "download_limit": -1,
     "download_expiry": -1,
     "tax_status": "taxable",
-    "tax_class": "",
+    "tax_class": "parent",  # the parent's, until one is set
     "manage_stock": False,
     "stock_quantity": None,
     "stock_status": "instock",

@@ -50,7 +50,9 @@ def _record(kind: str, raw: dict[str, Any]) -> Item:
         "sale_to": _gmt(data.get("date_on_sale_to_gmt")),
     }
     if data.get("manage_stock") == "parent":
+        # The quantity shown is the parent's; the variation itself holds none.
         data["manage_stock"] = False
+        data["stock_quantity"] = None
     return Item(kind, item_id, data, created, modified, meta)
 
 
@@ -65,6 +67,9 @@ def load_recorded(store: SandboxStore, directory: Path) -> None:
     }
     for raw in _read(d / "variations.json"):
         item = _record(VARIATION, raw)
+        if item.data.get("tax_class") == "":
+            # A recorded "" is the parent's class shown; what is stored is "parent".
+            item.data["tax_class"] = "parent"
         store.variations[item.id] = item
     for var in store.variations.values():
         pid = int(var.data["parent_id"])

@@ -17,7 +17,7 @@ from .batch import run_batch
 from .dates import format_gmt, format_local
 from .errors import RestError, invalid_id, invalid_param
 from .listing import date_filter, list_reply, shape_one
-from .products import order_items
+from .products import check_list, order_items, parse_order
 from .records import Item
 from .rest import Call, Reply, Route, bool_param, id_list, int_param, require
 from .serialize import links, order_json, refund_json
@@ -35,8 +35,7 @@ def _search_hit(order: Item, needle: str) -> bool:
     return any(needle in h.lower() for h in hay)
 
 
-def list_orders(call: Call) -> Reply:
-    store = call.store
+def _statuses(call: Call) -> list[str]:
     raw_status = call.params.get("status") or "any"
     statuses = raw_status if isinstance(raw_status, list) else str(raw_status).split(",")
     allowed = ("any", "trash", *checkout.ORDER_STATUSES)
@@ -44,6 +43,18 @@ def list_orders(call: Call) -> Reply:
         if s not in allowed:
             msg = f"status[0] is not one of {', '.join(allowed[:-1])}, and {allowed[-1]}."
             raise invalid_param("status", msg, "rest_not_in_enum")
+    return [str(s) for s in statuses]
+
+
+def list_orders(call: Call) -> Reply:
+    store = call.store
+    check_list(
+        call,
+        lambda: parse_order(call, _ORDERBY),
+        lambda: _statuses(call),
+        lambda: money.request_dp(call, checked=True),
+    )
+    statuses = _statuses(call)
     keep_date = date_filter(call, store.tz)
     require(call, "list")
     include = id_list(call, "include")
@@ -108,7 +119,9 @@ def create_order(call: Call) -> Reply:
 
 def update_order(call: Call) -> Reply:
     require(call, "edit")
-    order = _get(call)
+    order = call.store.orders.get(int(call.args["id"]))
+    if order is None:  # the update route says it its own way
+        raise RestError(400, "woocommerce_rest_shop_order_invalid_id", "ID is invalid.")
     checkout.update_order(call.store, order, call.json)
     return Reply(order_json(call.store, order, money.request_dp(call, checked=False)))
 

@@ -12,18 +12,22 @@ also matches variations, which then appear in the list as variations;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import catalog
 from .batch import run_batch
-from .errors import RestError, invalid_id, invalid_param
-from .listing import date_filter, list_reply, shape_one
+from .errors import Checks, RestError, invalid_id, invalid_param
+from .listing import check_paging, date_filter, list_reply, shape_one
 from .records import PRODUCT, Item
 from .rest import Call, Reply, Route, bool_param, id_list, require
-from .serialize import item_json
+from .serialize import item_json, variation_as_product
 
-__all__ = ["ORDERBY", "ROUTES", "order_items", "parse_order"]
+if TYPE_CHECKING:
+    from .state import SandboxStore
+
+__all__ = ["LIST_ARGS", "ORDERBY", "ROUTES", "check_list", "order_items", "parse_order"]
 
 ORDERBY = (
     "date",
@@ -47,6 +51,15 @@ ORDERBY = (
     "rating",
 )
 _STATUSES = ("any", "future", "trash", "draft", "pending", "private", "publish")
+# The collection arguments in WooCommerce's order (OPTIONS /wc/v3/products): errors
+# name the invalid ones in this order.
+LIST_ARGS = (
+    "context", "page", "per_page", "search", "after", "before", "modified_after",
+    "modified_before", "dates_are_gmt", "exclude", "include", "offset", "order", "orderby",
+    "parent", "parent_exclude", "brand", "slug", "status", "type", "sku", "featured",
+    "category", "tag", "shipping_class", "attribute", "attribute_term", "tax_class", "on_sale",
+    "min_price", "max_price", "stock_status", "customer", "product", "dp", "created_via",
+)  # fmt: skip
 _TYPES = ("simple", "grouped", "external", "variable")
 _BASE = "/wc/v3/products"
 
@@ -57,14 +70,38 @@ def _enum(name: str, values: tuple[str, ...]) -> RestError:
     return invalid_param(name, msg, "rest_not_in_enum")
 
 
-def parse_order(call: Call, allowed: tuple[str, ...]) -> tuple[str, bool]:
-    orderby = str(call.params.get("orderby") or "date")
-    if orderby not in allowed:
-        raise _enum("orderby", allowed)
+def _order_of(call: Call) -> str:
     order = str(call.params.get("order") or "desc").lower()
     if order not in ("asc", "desc"):
         raise invalid_param("order", "order is not one of asc and desc.", "rest_not_in_enum")
-    return orderby, order == "desc"
+    return order
+
+
+def _orderby_of(call: Call, allowed: tuple[str, ...]) -> str:
+    orderby = str(call.params.get("orderby") or "date")
+    if orderby not in allowed:
+        raise _enum("orderby", allowed)
+    return orderby
+
+
+def parse_order(call: Call, allowed: tuple[str, ...]) -> tuple[str, bool]:
+    found = Checks(LIST_ARGS)
+    order = found.run(_order_of, call)
+    orderby = found.run(_orderby_of, call, allowed)
+    found.done()
+    return str(orderby), order == "desc"
+
+
+def check_list(call: Call, *more: Callable[[], Any]) -> None:
+    """Every collection parameter the sandbox knows, all invalid ones in one error (in
+    WooCommerce's argument order); ``more`` are route-specific checks."""
+    found = Checks(LIST_ARGS)
+    found.run(check_paging, call)
+    found.run(date_filter, call, call.store.tz)
+    found.run(_order_of, call)
+    for check in more:
+        found.run(check)
+    found.done()
 
 
 def order_items(
@@ -132,15 +169,27 @@ def _has_include_status(version: str) -> bool:
     return tuple(parts + [0] * (2 - len(parts))) >= (9, 6)
 
 
+def _enum_check(call: Call, name: str, values: tuple[str, ...]) -> Callable[[], None]:
+    def check() -> None:
+        value = call.params.get(name)
+        if value is not None and value not in values:
+            raise _enum(name, values)
+
+    return check
+
+
 def list_products(call: Call) -> Reply:
     store = call.store
+    check_list(
+        call,
+        lambda: _orderby_of(call, ORDERBY),
+        _enum_check(call, "status", _STATUSES),
+        _enum_check(call, "type", _TYPES),
+        lambda: bool_param(call, "on_sale"),
+    )
     status: str | list[str] = str(call.params.get("status") or "any")
-    if status not in _STATUSES:
-        raise _enum("status", _STATUSES)
     status = _include_status(call) or status
     ptype = call.params.get("type")
-    if ptype is not None and ptype not in _TYPES:
-        raise _enum("type", _TYPES)
     keep_date = date_filter(call, store.tz)
     require(call, "list")
     include = id_list(call, "include")
@@ -195,7 +244,28 @@ def list_products(call: Call) -> Reply:
             continue
         out.append(it)
     ordered = order_items(call, out, ORDERBY, include)
-    return list_reply(call, ordered, lambda it: item_json(store, it))
+    context = _context(call)
+    return list_reply(call, ordered, lambda it: _shaped(store, it, context))
+
+
+def _context(call: Call) -> str:
+    return "edit" if call.params.get("context") == "edit" else "view"
+
+
+def _shaped(store: SandboxStore, item: Item, context: str) -> dict[str, Any]:
+    """The products controller's shape: a variation read here looks like a product."""
+    if item.kind == PRODUCT:
+        return item_json(store, item, context=context)
+    return variation_as_product(store, item, context=context)
+
+
+def _variation_refused() -> RestError:
+    return RestError(
+        404,
+        "woocommerce_rest_invalid_product_id",
+        "To manipulate product variations you should use the "
+        "/products/&lt;product_id&gt;/variations/&lt;id&gt; endpoint.",
+    )
 
 
 def _get(call: Call, item_id: int) -> Item:
@@ -205,39 +275,41 @@ def _get(call: Call, item_id: int) -> Item:
     return item
 
 
+def _product(store: SandboxStore, item_id: int, status: int = 404) -> Item:
+    """A product to write to: a variation id is refused (they have their own routes)."""
+    item = store.find(item_id)
+    if item is None:
+        raise invalid_id("product", status)
+    if item.kind != PRODUCT:
+        raise _variation_refused()
+    return item
+
+
 def get_product(call: Call) -> Reply:
     require(call, "read")
     item = _get(call, int(call.args["id"]))
-    return Reply(shape_one(call, item_json(call.store, item)))
+    return Reply(shape_one(call, _shaped(call.store, item, _context(call))))
 
 
 def create_product(call: Call) -> Reply:
     require(call, "create")
     item = catalog.create_product(call.store, call.json, validate_body=True)
     home = call.store.config.home_url
-    return Reply(item_json(call.store, item), 201, {"Location": f"{home}/wp-json{_BASE}/{item.id}"})
+    body = item_json(call.store, item, context="edit")  # write answers are in edit context
+    return Reply(body, 201, {"Location": f"{home}/wp-json{_BASE}/{item.id}"})
 
 
 def update_product(call: Call) -> Reply:
     require(call, "edit")
-    item = _get(call, int(call.args["id"]))
+    item = _product(call.store, int(call.args["id"]), 400)  # update_item's own status
     catalog.update_item(call.store, item, call.json, validate_body=True)
-    return Reply(item_json(call.store, item))
-
-
-def _edit_context(call: Call, item: Item) -> dict[str, Any]:
-    """The object as DELETE answers it (``context=edit`` adds the slug fields)."""
-    out = item_json(call.store, item)
-    if item.kind == PRODUCT:
-        out["generated_slug"] = item.data.get("slug", "")
-        out["permalink_template"] = f"{call.store.config.home_url}/product/%pagename%/"
-    return out
+    return Reply(item_json(call.store, item, context="edit"))
 
 
 def delete_product(call: Call) -> Reply:
     require(call, "delete")
-    item = _get(call, int(call.args["id"]))
-    before = _edit_context(call, item)
+    item = _product(call.store, int(call.args["id"]))
+    before = item_json(call.store, item, context="edit")
     if bool_param(call, "force"):
         catalog.force_delete(call.store, item)
     else:
@@ -249,20 +321,17 @@ def batch_products(call: Call) -> Reply:
     store = call.store
 
     def create(body: dict[str, Any]) -> dict[str, Any]:
-        return item_json(store, catalog.create_product(store, body, validate_body=False))
+        made = catalog.create_product(store, body, validate_body=False)
+        return item_json(store, made, context="edit")
 
     def update(item_id: int, body: dict[str, Any]) -> dict[str, Any]:
-        item = store.find(item_id)
-        if item is None:
-            raise invalid_id("product", 400)
+        item = _product(store, item_id, 400)
         catalog.update_item(store, item, body, validate_body=False)
-        return item_json(store, item)
+        return item_json(store, item, context="edit")
 
     def delete(item_id: int) -> dict[str, Any]:
-        item = store.find(item_id)
-        if item is None:
-            raise invalid_id("product", 404)
-        before = _edit_context(call, item)
+        item = _product(store, item_id)
+        before = item_json(store, item, context="edit")
         catalog.force_delete(store, item)  # batch delete is always permanent
         return before
 

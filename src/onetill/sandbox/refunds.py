@@ -104,7 +104,7 @@ def create_refund(store: SandboxStore, order: Item, body: dict[str, Any]) -> Ite
         )
     if amount > remaining:
         raise RestError(
-            500, "woocommerce_rest_cannot_create_order_refund", "Invalid refund amount."
+            500, "woocommerce_rest_cannot_create_order_refund", "Invalid refund amount.", bare=True
         )
     if body.get("api_refund") not in (False, "false", "0", 0):
         method = str(order.data.get("payment_method") or "")

@@ -142,17 +142,16 @@ def bool_param(call: Call, name: str) -> bool | None:
 
 
 def id_list(call: Call, name: str) -> list[int] | None:
-    """``include=10,11`` or ``include[]=10`` (``wp_parse_id_list``)."""
+    """``include=10,11`` or ``include[]=10`` (``wp_parse_id_list``: ``absint`` of each
+    item, so anything that is not a number is 0, never an error)."""
     raw = call.get(name)
     if raw is None or raw == "" or raw == []:
         return None
     items = raw if isinstance(raw, list) else re.split(r"[\s,]+", str(raw))
     out = []
     for x in items:
-        try:
-            if str(x).strip():
-                out.append(abs(int(str(x).strip())))
-        except ValueError:
-            msg = f"{name}[0] is not of type integer."
-            raise invalid_param(name, msg, "rest_invalid_type") from None
+        text = str(x).strip()
+        if text:
+            digits = re.match(r"[+-]?\d+", text)
+            out.append(abs(int(digits.group())) if digits else 0)
     return out

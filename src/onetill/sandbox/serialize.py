@@ -11,8 +11,9 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from . import catalog, money
+from . import catalog, money, order_rules, permalinks
 from .dates import format_gmt, format_local
+from .price_html import price_html
 from .records import PRODUCT, Item
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ __all__ = [
     "order_json",
     "product_json",
     "refund_json",
+    "variation_as_product",
     "variation_json",
     "webhook_json",
 ]
@@ -58,25 +60,19 @@ def _dates(store: SandboxStore, out: dict[str, Any], name: str, ts: int | None) 
     out[f"{name}_gmt"] = None if ts is None else format_gmt(ts)
 
 
-def _price_html(store: SandboxStore, price: str) -> str:
-    if not price:
-        return ""
-    return (
-        '<span class="woocommerce-Price-amount amount"><bdi><span class="woocommerce-Price-'
-        f'currencySymbol" translate="no">&euro;</span>{Decimal(price):.2f}</bdi></span>'
-    )
-
-
 def _common(store: SandboxStore, item: Item, now: int) -> dict[str, Any]:
     d = item.data
     price = catalog.active_price(store, item, now)
     out: dict[str, Any] = {"id": item.id}
     out.update(d)
+    # A copy: a DELETE answers the object as it was before trashing added meta.
+    out["meta_data"] = [dict(m) for m in d.get("meta_data") or []]
     _dates(store, out, "date_created", item.created)
     _dates(store, out, "date_modified", item.modified)
     out["price"] = price
     out["on_sale"] = catalog.is_on_sale(store, item, now)
-    out["purchasable"] = price != "" and d.get("status") != "trash"
+    # is_purchasable(): the key's user may edit any product, so any status with a price.
+    out["purchasable"] = price != ""
     _dates(store, out, "date_on_sale_from", item.meta.get("sale_from"))
     _dates(store, out, "date_on_sale_to", item.meta.get("sale_to"))
     out["stock_quantity"] = catalog.shown_stock(store, item)
@@ -91,22 +87,36 @@ def _common(store: SandboxStore, item: Item, now: int) -> dict[str, Any]:
     return out
 
 
-def product_json(store: SandboxStore, item: Item, now: int | None = None) -> dict[str, Any]:
+def _edit_fields(store: SandboxStore, item: Item, out: dict[str, Any]) -> None:
+    """What ``context=edit`` (every write answer) adds to a product or changes in it."""
+    rating = str(out.get("average_rating", "0"))
+    out["average_rating"] = "0" if Decimal(rating or "0") == 0 else rating
+    out["permalink_template"] = f"{store.config.home_url}/product/%pagename%/"
+    out["generated_slug"] = permalinks.generated_slug(store, item)
+
+
+def product_json(
+    store: SandboxStore, item: Item, now: int | None = None, *, context: str = "view"
+) -> dict[str, Any]:
     now = store.now() if now is None else now
     out = _common(store, item, now)
-    home = store.config.home_url
-    out["permalink"] = f"{home}/product/{item.data.get('slug', '')}/"
+    out["permalink"] = permalinks.permalink(store, item)
     out["manage_stock"] = bool(item.data.get("manage_stock"))
-    out["variations"] = list(store.children.get(item.id, []))
+    out["variations"] = catalog.children(store, item)
     out["has_options"] = item.data.get("type") == "variable"
     out["shipping_required"] = not item.data.get("virtual", False)
     out["shipping_taxable"] = out["shipping_required"] and item.data.get("tax_status") in (
         "taxable",
         "shipping",
     )
-    out["price_html"] = _price_html(store, out["price"])
+    out["price_html"] = price_html(store, item, now)
+    # The products controller prints a falsy sale price ("0") as "" (variations do not).
+    if out.get("sale_price") == "0":
+        out["sale_price"] = ""
     out.pop("total_sales", None)
     out["total_sales"] = item.data.get("total_sales", 0)
+    if context == "edit":
+        _edit_fields(store, item, out)
     out["_links"] = links(store, f"products/{item.id}", "products")
     return _hostile(item, out)
 
@@ -120,25 +130,37 @@ def _hostile(item: Item, out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def variation_json(
-    store: SandboxStore, item: Item, now: int | None = None, *, global_route: bool = False
-) -> dict[str, Any]:
-    now = store.now() if now is None else now
-    out = _common(store, item, now)
-    out["type"] = "variation"
-    out.pop("total_sales", None)
-    pid = item.data["parent_id"]
-    parent = store.products.get(pid)
-    slug = parent.data.get("slug", "") if parent else ""
-    attrs = "&".join(
-        f"attribute_{str(a.get('slug') or a.get('name', '')).lower()}={a.get('option', '')}"
-        for a in item.data.get("attributes", [])
-    )
-    out["permalink"] = f"{store.config.home_url}/product/{slug}/" + (f"?{attrs}" if attrs else "")
+def _variation_view(store: SandboxStore, item: Item, out: dict[str, Any], context: str) -> None:
+    """What a variation shows of its parent: SKU when it has none, and (in view context)
+    the tax class when its own is ``parent`` (the default)."""
+    parent = store.products.get(item.data["parent_id"])
+    if not out.get("sku") and parent is not None:
+        out["sku"] = parent.data.get("sku", "")
+    if context != "edit" and out.get("tax_class") == "parent":
+        out["tax_class"] = parent.data.get("tax_class", "") if parent is not None else ""
+    out["permalink"] = permalinks.permalink(store, item)
     if catalog.is_parent_managed(store, item):
         out["manage_stock"] = "parent"
     else:
         out["manage_stock"] = bool(item.data.get("manage_stock"))
+
+
+def variation_json(
+    store: SandboxStore,
+    item: Item,
+    now: int | None = None,
+    *,
+    global_route: bool = False,
+    context: str = "view",
+) -> dict[str, Any]:
+    now = store.now() if now is None else now
+    out = _common(store, item, now)
+    out["type"] = "variation"
+    # variation_is_visible(): a variation is bought only while published.
+    out["purchasable"] = out["price"] != "" and item.data.get("status") == "publish"
+    out.pop("total_sales", None)
+    pid = item.data["parent_id"]
+    _variation_view(store, item, out, context)
     if global_route:
         # WooCommerce's global /variations answers carry these odd links (up: products/0).
         out["_links"] = links(
@@ -154,11 +176,50 @@ def variation_json(
     return _hostile(item, out)
 
 
-def item_json(store: SandboxStore, item: Item) -> dict[str, Any]:
-    """A product or a variation as ``GET /products/{id}`` shows it."""
+# A variation read through /products/{id} is shaped as a product (WooCommerce runs it
+# through the products controller): these product fields, with these values.
+_AS_PRODUCT: dict[str, Any] = {
+    "featured": False, "catalog_visibility": "visible", "short_description": "",
+    "external_url": "", "button_text": "", "sold_individually": False,
+    "reviews_allowed": False, "average_rating": "0.00", "rating_count": 0, "upsell_ids": [],
+    "cross_sell_ids": [], "purchase_note": "", "categories": [], "brands": [], "tags": [],
+    "images": [], "default_attributes": [], "variations": [], "grouped_products": [],
+    "related_ids": [], "has_options": False, "post_password": "", "total_sales": "0",
+}  # fmt: skip
+_NOT_AS_PRODUCT = ("image", "gallery_image_ids")
+
+
+def variation_as_product(
+    store: SandboxStore, item: Item, now: int | None = None, *, context: str = "view"
+) -> dict[str, Any]:
+    """``GET /products/{variation_id}``: the variation in the product shape."""
+    now = store.now() if now is None else now
+    out = variation_json(store, item, now, context=context)
+    for key in _NOT_AS_PRODUCT:
+        out.pop(key, None)
+    out.update(_AS_PRODUCT)
+    parent = store.products.get(item.data["parent_id"])
+    title = str(parent.data.get("name", "")) if parent is not None else ""
+    if out.get("name"):
+        title = f"{title} - {out['name']}" if title else str(out["name"])
+    out["name"] = title
+    out["slug"] = permalinks.sanitize_title(title)
+    out["shipping_required"] = not item.data.get("virtual", False)
+    out["shipping_taxable"] = out["shipping_required"] and item.data.get("tax_status") in (
+        "taxable",
+        "shipping",
+    )
+    out["price_html"] = price_html(store, item, now)
+    pid = item.data["parent_id"]
+    out["_links"] = links(store, f"products/{item.id}", "products", up=f"products/{pid}")
+    return out
+
+
+def item_json(store: SandboxStore, item: Item, *, context: str = "view") -> dict[str, Any]:
+    """A product or a variation in its own shape (webhook payloads, control answers)."""
     if item.kind == PRODUCT:
-        return product_json(store, item)
-    return variation_json(store, item)
+        return product_json(store, item, context=context)
+    return variation_json(store, item, context=context)
 
 
 _ORDER_MONEY = (
@@ -251,7 +312,7 @@ def order_json(store: SandboxStore, order: Item, dp: int | None = None) -> dict[
     )
     out["is_editable"] = status in ("pending", "on-hold", "auto-draft")
     out["needs_payment"] = status in ("pending", "failed") and Decimal(d["total"]) > 0
-    out["needs_processing"] = any(li.get("product_id") for li in d["line_items"])
+    out["needs_processing"] = order_rules.needs_processing(store, order)
     _order_money(order, out, places)
     out["currency_symbol"] = "€" if d.get("currency") == "EUR" else "$"
     out["_links"] = links(store, f"orders/{order.id}", "orders")

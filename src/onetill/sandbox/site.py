@@ -1,4 +1,4 @@
-"""Store-wide resources: ``/wp-json/`` index, taxes, tax classes, categories,
+"""Store-wide resources: ``/wp-json/`` index, tax classes, categories,
 settings groups and payment gateways.
 
 The index answers without auth and gives ``namespaces``, ``gmt_offset`` and
@@ -43,27 +43,6 @@ def _plain_list(call: Call, rows: list[dict[str, Any]]) -> Reply:
     return Reply(out, 200, {"X-WP-Total": str(len(rows)), "X-WP-TotalPages": "1" if rows else "0"})
 
 
-def _tax(call: Call, t: dict[str, Any]) -> dict[str, Any]:
-    return {**t, "_links": links(call.store, f"taxes/{t['id']}", "taxes")}
-
-
-def list_taxes(call: Call) -> Reply:
-    require(call, "list")
-    rows = call.store.taxes
-    cls = call.params.get("class")
-    if cls:
-        rows = [t for t in rows if t.get("class") == cls]
-    return _plain_list(call, [_tax(call, t) for t in rows])
-
-
-def get_tax(call: Call) -> Reply:
-    require(call, "read")
-    for t in call.store.taxes:
-        if int(t["id"]) == int(call.args["id"]):
-            return Reply(shape_one(call, _tax(call, t)))
-    raise RestError(404, "woocommerce_rest_invalid_id", "Invalid resource ID.")
-
-
 def list_tax_classes(call: Call) -> Reply:
     require(call, "list")
     api = f"{call.store.config.home_url}/wp-json/wc/v3/taxes/classes"
@@ -72,8 +51,16 @@ def list_tax_classes(call: Call) -> Reply:
 
 
 def _category(call: Call, c: dict[str, Any]) -> dict[str, Any]:
+    # The term count WordPress keeps: published products filed under it.
+    count = sum(
+        1
+        for p in call.store.products.values()
+        if p.data.get("status") == "publish"
+        and any(x.get("id") == c["id"] for x in p.data.get("categories", []))
+    )
     return {
         **c,
+        "count": count,
         "_links": links(call.store, f"products/categories/{c['id']}", "products/categories"),
     }
 
@@ -187,9 +174,7 @@ def system_status(call: Call) -> Reply:
 ROUTES = [
     Route("/wc/v3/system_status", {"GET": system_status}),
     Route("", {"GET": index}),
-    Route("/wc/v3/taxes", {"GET": list_taxes}),
     Route("/wc/v3/taxes/classes", {"GET": list_tax_classes}),
-    Route(r"/wc/v3/taxes/(?P<id>\d+)", {"GET": get_tax}),
     Route("/wc/v3/products/categories", {"GET": list_categories}),
     Route(r"/wc/v3/products/categories/(?P<id>\d+)", {"GET": get_category}),
     Route(r"/wc/v3/settings/(?P<group>[\w-]+)", {"GET": list_settings}),

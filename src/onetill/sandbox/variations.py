@@ -12,9 +12,10 @@ from . import catalog
 from .batch import run_batch
 from .errors import invalid_id
 from .listing import date_filter, list_reply, shape_one
-from .products import ORDERBY, order_items
+from .products import ORDERBY, check_list, order_items, parse_order
 from .records import Item
 from .rest import Call, Reply, Route, bool_param, id_list, require
+from .schema import VARIATION_ARGS
 from .serialize import variation_json
 
 __all__ = ["ROUTES"]
@@ -24,6 +25,7 @@ _BASE = r"/wc/v3/products/(?P<pid>\d+)/variations"
 
 def _filtered(call: Call, pool: list[Item]) -> list[Item]:
     store = call.store
+    check_list(call, lambda: _orderby(call))
     status = str(call.params.get("status") or "any")
     keep_date = date_filter(call, store.tz)
     include = id_list(call, "include")
@@ -41,6 +43,10 @@ def _filtered(call: Call, pool: list[Item]) -> list[Item]:
         if keep_date(it):
             out.append(it)
     return order_items(call, out, ORDERBY, include)
+
+
+def _orderby(call: Call) -> None:
+    parse_order(call, ORDERBY)
 
 
 def list_variations(call: Call) -> Reply:
@@ -71,26 +77,39 @@ def get_variation(call: Call) -> Reply:
     return Reply(shape_one(call, variation_json(call.store, item)))
 
 
+def _variation_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """What a variation can take: its schema's fields (no name, categories, type ...)."""
+    return {k: v for k, v in body.items() if k in VARIATION_ARGS}
+
+
 def create_variation(call: Call) -> Reply:
     require(call, "create")
     parent = call.store.products.get(int(call.args["pid"]))
     if parent is None:
         raise invalid_id("product", 404)
-    item = catalog.create_variation(call.store, parent, call.json, validate_body=True)
-    return Reply(variation_json(call.store, item), 201)
+    item = catalog.create_variation(
+        call.store, parent, _variation_fields(call.json), validate_body=True
+    )
+    # WooCommerce 11 builds this Location from the route pattern without filling it in.
+    where = f"{call.store.config.home_url}/wp-json/wc/v3/products/(?P<product_id>[\\d]+)"
+    return Reply(
+        variation_json(call.store, item, context="edit"),
+        201,
+        {"Location": f"{where}/variations/{item.id}"},
+    )
 
 
 def update_variation(call: Call) -> Reply:
     require(call, "edit")
     item = _get(call, int(call.args["id"]), int(call.args["pid"]))
-    catalog.update_item(call.store, item, call.json, validate_body=True)
-    return Reply(variation_json(call.store, item))
+    catalog.update_item(call.store, item, _variation_fields(call.json), validate_body=True)
+    return Reply(variation_json(call.store, item, context="edit"))
 
 
 def delete_variation(call: Call) -> Reply:
     require(call, "delete")
     item = _get(call, int(call.args["id"]), int(call.args["pid"]))
-    before = variation_json(call.store, item)
+    before = variation_json(call.store, item, context="edit")
     if bool_param(call, "force"):
         catalog.force_delete(call.store, item)
     else:
@@ -106,22 +125,23 @@ def batch_variations(call: Call) -> Reply:
     def create(body: dict[str, Any]) -> dict[str, Any]:
         if parent is None:
             raise invalid_id("product", 404)
-        return variation_json(
-            store, catalog.create_variation(store, parent, body, validate_body=False)
+        made = catalog.create_variation(
+            store, parent, _variation_fields(body), validate_body=False
         )
+        return variation_json(store, made, context="edit")
 
     def update(vid: int, body: dict[str, Any]) -> dict[str, Any]:
         item = store.variations.get(vid)
         if item is None or item.data["parent_id"] != pid:
             raise invalid_id("product_variation", 400)
-        catalog.update_item(store, item, body, validate_body=False)
-        return variation_json(store, item)
+        catalog.update_item(store, item, _variation_fields(body), validate_body=False)
+        return variation_json(store, item, context="edit")
 
     def delete(vid: int) -> dict[str, Any]:
         item = store.variations.get(vid)
         if item is None or item.data["parent_id"] != pid:
             raise invalid_id("product_variation", 404)
-        before = variation_json(store, item)
+        before = variation_json(store, item, context="edit")
         catalog.force_delete(store, item)
         return before
 

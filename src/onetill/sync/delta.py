@@ -29,9 +29,11 @@ WooCommerce facts this depends on (WOOCOMMERCE.md):
   older versions had bugs (#17841, #40060): the orders window (items of orders
   modified since the cursor get their stock read back) is read on every poll
   until this store has shown the bump, then every 10 minutes (``sale_signal``).
+* Tax rates have no modified date and no webhook: the first page of
+  ``/taxes`` is read every poll (``sync/tax_rates.py``).
 
-An idle poll is one request on WooCommerce 9.6+ once sales are known to bump
-their products, two before that, three on older versions.
+An idle poll is two requests (products, taxes) on WooCommerce 9.6+ once sales
+are known to bump their products, three before that, four on older versions.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from onetill.sync.poll_window import (
     window_start,
 )
 from onetill.sync.stock import order_item_ids, refresh_stock
+from onetill.sync.tax_rates import TAXES_PARAMS, apply_tax_rates
 from onetill.woo import Page, WooClient, format_gmt_cursor, parse_gmt
 from onetill.woo.errors import NoRouteError, TransportError, WooError
 from onetill.woo.store_clock import StoreClock
@@ -257,8 +260,11 @@ async def delta_sync(
         with db.lock:
             orders_from = sale_signal.orders_since(db.conn, start, last, overlap_s)
             signal_proven = sale_signal.proven(db.conn)
-        changed, trashed, orders, firsts = await read_poll(client, start, folded, orders_from)
-        report.requests = len(changed) + len(trashed) + len(orders)
+        (changed, trashed, orders, firsts), taxes = await asyncio.gather(
+            read_poll(client, start, folded, orders_from), client.get("taxes", TAXES_PARAMS)
+        )
+        report.requests = len(changed) + len(trashed) + len(orders) + 1
+        apply_tax_rates(db, taxes, DELTA_CAUSE)
         clock = StoreClock()
         clock.observe_pages(changed + trashed + orders)
         poll_time = snapshot_cursor(firsts)
