@@ -71,8 +71,8 @@ async def test_a_store_older_than_9_6_gets_trash_from_a_second_query(tmp_path: P
         report = await delta_sync(shop.client, shop.db)
         assert _item(shop, 20).status == "trash" and not _item(shop, 20).sellable
         polled = sorted((r.path, r.params.get("status", "")) for r in shop.log.requests[1:])
-        assert polled == [("orders", ""), ("products", ""), ("products", "trash")]
-        assert report.requests == 3
+        assert polled == [("orders", ""), ("products", ""), ("products", "trash"), ("taxes", "")]
+        assert report.requests == 4
 
 
 async def test_two_products_changed_in_the_poll_s_own_second_are_both_seen(
