@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from onetill.engine.webhooks import MAX_BODY_BYTES, WebhookReceiver
 
-__all__ = ["StatusHub", "create_engine_app"]
+__all__ = ["WEBHOOK_BODY_TIMEOUT_S", "StatusHub", "create_engine_app"]
 
 
 class StatusHub:
@@ -90,7 +90,14 @@ es.addEventListener("status", e => {{
 """
 
 
-def create_engine_app(receiver: WebhookReceiver, hub: StatusHub) -> Starlette:
+# WooCommerce sends a delivery's body in one go; a body still trickling in
+# after this is a slow-drip client holding a connection open: refuse it.
+WEBHOOK_BODY_TIMEOUT_S = 10.0
+
+
+def create_engine_app(
+    receiver: WebhookReceiver, hub: StatusHub, *, body_timeout_s: float = WEBHOOK_BODY_TIMEOUT_S
+) -> Starlette:
     """The Starlette app served by ``onetill run``."""
 
     async def index(request: Request) -> Response:
@@ -110,7 +117,15 @@ def create_engine_app(receiver: WebhookReceiver, hub: StatusHub) -> Starlette:
         return EventSourceResponse(events(), ping=15)
 
     async def webhook(request: Request) -> Response:
-        body = await _read_limited(request, MAX_BODY_BYTES)
+        try:
+            async with asyncio.timeout(body_timeout_s):
+                body = await _read_limited(request, MAX_BODY_BYTES)
+        except TimeoutError:
+            return JSONResponse(
+                {"outcome": "rejected",
+                 "detail": f"body not received within {body_timeout_s:g} s"},
+                status_code=408,
+            )  # fmt: skip
         if body is None:
             return JSONResponse(
                 {"outcome": "rejected", "detail": f"body over {MAX_BODY_BYTES} bytes"},
