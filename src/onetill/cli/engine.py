@@ -23,6 +23,8 @@ def _intervals(func: Any) -> Any:
         click.option("--audit-interval", type=click.FloatRange(min=1), default=3600.0,
                      show_default=True, help="Seconds between audits for force-deleted products."),
         click.option("--log-json", is_flag=True, help="Log JSON lines instead of human lines."),
+        click.option("--log-level", type=click.Choice(["debug", "info", "warning"]),
+                     default="info", show_default=True, help="How much to log."),
         # For tests and unusual networks; the defaults suit a shop.
         click.option("--probe-interval", type=click.FloatRange(min=0.05), default=5.0,
                      hidden=True),
@@ -66,7 +68,7 @@ def run(home: Path | None, host: str, port: int, **kw: Any) -> None:
     where = home_dir(home)
     settings = _settings(where, host, port, kw)
     try:
-        run_engine(settings, log_json=kw["log_json"],
+        run_engine(settings, log_json=kw["log_json"], log_level=kw["log_level"],
                    ready=lambda url: click.echo(f"OneTill engine: {url}", err=False))
     except (LockHeldError, NotConnectedError, WooError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -320,6 +320,7 @@ def run_engine(
     settings: EngineSettings,
     *,
     log_json: bool = False,
+    log_level: str = "info",
     ready: Callable[[str], None] | None = None,
 ) -> None:
     """``onetill run``: lock the home, set up logging, serve until SIGTERM/SIGINT.
@@ -330,7 +331,7 @@ def run_engine(
     from onetill.engine.lock import acquire_lock
     from onetill.engine.logs import setup_logging
 
-    redactor = setup_logging(json_lines=log_json)
+    redactor = setup_logging(json_lines=log_json, level=getattr(logging, log_level.upper()))
     with acquire_lock(settings.home):
         config = load_config(settings.home)
         redactor.add_secret(config.secret)
