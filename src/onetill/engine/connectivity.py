@@ -13,7 +13,10 @@ outcome means; this module only maps it onto three states:
 
 While not online a cheap authenticated probe runs every ``probe_min_s``
 (5 s), doubling to ``probe_max_s`` (60 s) so a dead network costs almost
-nothing; while online and idle the probe runs every ``idle_probe_s`` so a
+nothing. The first probe after a drop comes sooner (``first_probe_s``,
+0.5 s): a request whose connection died may have died alone (the till
+moved to another network, a middlebox forgot it), and a fresh connection
+then answers at once; while online and idle the probe runs every ``idle_probe_s`` so a
 till with nothing to do still notices it went offline.
 """
 
@@ -110,6 +113,7 @@ class ConnectivityMonitor:
         probe_min_s: float = 5.0,
         probe_max_s: float = 60.0,
         idle_probe_s: float = 30.0,
+        first_probe_s: float = 0.5,
         storm_threshold: int = 3,
         initial: State = State.ONLINE,
     ) -> None:
@@ -117,6 +121,7 @@ class ConnectivityMonitor:
         self.probe_min_s = probe_min_s
         self.probe_max_s = probe_max_s
         self.idle_probe_s = idle_probe_s
+        self.first_probe_s = first_probe_s
         self.storm_threshold = storm_threshold
         self.state = initial
         self.reason = ""
@@ -179,11 +184,12 @@ class ConnectivityMonitor:
 
     async def run(self) -> None:
         """Probe forever (until cancelled), at the cadence the state calls for."""
-        delay = self.probe_min_s
+        first = min(self.first_probe_s, self.probe_min_s)
+        delay = first
         while True:
             changed = self._changed
             if self.state is State.ONLINE:
-                delay = self.probe_min_s
+                delay = first
                 idle_for = time.monotonic() - self._last_seen
                 wait = max(0.0, self.idle_probe_s - idle_for)
                 if wait > 0 and await _wait(changed, wait):
@@ -193,7 +199,8 @@ class ConnectivityMonitor:
             else:
                 if await _wait(changed, delay):
                     continue
-                delay = min(delay * 2, self.probe_max_s)
+                delay = self.probe_min_s if delay < self.probe_min_s else min(
+                    delay * 2, self.probe_max_s)
             await self.probe_once()
 
 

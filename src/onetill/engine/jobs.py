@@ -21,6 +21,7 @@ from onetill.config import Config
 from onetill.store import Database
 from onetill.woo import WooClient
 from onetill.woo.errors import WooError
+from onetill.woo.transport import StoreTransport
 
 if TYPE_CHECKING:
     from onetill.engine.runtime import EngineSettings
@@ -83,7 +84,7 @@ def build_client(
                 f"cannot use {config.ca_file!r} as a CA file: {exc}",
                 hint="pass a PEM file holding the certificate that signed the store's",
             ) from None
-    inner = transport or httpx2.AsyncHTTPTransport(verify=verify)
+    inner = transport or StoreTransport(verify)
     wrapped = _ObservingTransport(inner, observe) if observe is not None else inner
     return WooClient(
         config.url,

@@ -34,8 +34,12 @@ from onetill.sync.outbox_payload import compare_created
 from onetill.sync.outbox_policy import PAUSE_KEY, DrainReport, backoff_delay, error_text
 from onetill.woo import WooClient
 from onetill.woo.errors import ResponseError, WooError
+from onetill.woo.transport import path_died
 
 __all__ = ["OutcomeRecorder"]
+
+# How soon an order is looked up after its connection's path died.
+DEAD_PATH_LOOKUP_S = 1.0
 
 # The outbox's logger (its name is what operators filter on).
 log = logging.getLogger("onetill.outbox")
@@ -81,8 +85,13 @@ class OutcomeRecorder:
                 attempts = max(1, order.attempts + (1 if sent else 0))
                 if in_flight and sent:
                     # Fate unknown: the next step is a cheap lookup, once the
-                    # store has had time to finish the request.
+                    # store has had time to finish the request. When the
+                    # network path died (the kernel cut the connection) the
+                    # store was not slow: look at once. A lookup never resends;
+                    # the minimum resend age still guards that.
                     delay = self.settle.total_seconds()
+                    if path_died(exc):
+                        delay = min(delay, DEAD_PATH_LOOKUP_S)
                 else:
                     delay = backoff_delay(attempts, self.rng, retry_after)
                 at = now + timedelta(seconds=delay)
