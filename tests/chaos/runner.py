@@ -50,7 +50,7 @@ log = logging.getLogger("chaos")
 # in minutes. The outbox's safety rules keep their meaning: the proxy never
 # delays a request longer than the minimum resend age.
 CHAOS_ENGINE_ARGS = [
-    "--interval", "2", "--audit-interval", "15", "--probe-interval", "0.5", "--probe-max", "2",
+    "--interval", "1", "--audit-interval", "15", "--probe-interval", "0.5", "--probe-max", "2",
     "--idle-probe", "2", "--drain-settle", "3", "--grace", "2", "--request-timeout", "6",
 ]  # fmt: skip
 CHAOS_EXTRA = {"outbox_settle_s": 3, "outbox_min_resend_age_s": 15, "http_timeout_s": 6}
