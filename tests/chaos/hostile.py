@@ -336,7 +336,9 @@ def run_all(
         debug.terminate()
         world.engine.start()
     cfg = load_config(world.home)
-    problems += secret_scan(world.home, world.run_dir, [cfg.secret, cfg.webhook_secret or ""])
+    for till in world.tills:
+        cfg = load_config(till.home)
+        problems += secret_scan(till.home, world.run_dir, [cfg.secret, cfg.webhook_secret or ""])
     return figures, problems
 
 

@@ -3,8 +3,9 @@
 Phases:
 
 1. **setup**: a private network namespace when possible; the proxy, the
-   sandbox store (``--state`` file, its site address the proxy's), a till
-   connected through the proxy and synced, the engine; a low-stock set of
+   sandbox store (``--state`` file, its site address the proxy's), two
+   tills of one shop connected through the proxy and synced, each with its
+   engine; a low-stock set of
    products and variations on both sides.
 2. **chaos**: the schedule's events (sales, the online shop, kills, path
    changes, flaps) while the proxy injects faults into the till's requests.
@@ -40,7 +41,7 @@ from chaos.netpath import PathChanger, enter_private_network
 from chaos.procs import Cli, EngineProc, SandboxProc, free_port
 from chaos.proxy import FaultPlan, FaultProxy
 from chaos.schedule import Schedule, build_schedule
-from chaos.world import Item, World
+from chaos.world import Item, Till, World
 
 __all__ = ["RunOptions", "RunResult", "run"]
 
@@ -50,7 +51,7 @@ log = logging.getLogger("chaos")
 # in minutes. The outbox's safety rules keep their meaning: the proxy never
 # delays a request longer than the minimum resend age.
 CHAOS_ENGINE_ARGS = [
-    "--interval", "1", "--audit-interval", "15", "--probe-interval", "0.5", "--probe-max", "2",
+    "--interval", "1.5", "--audit-interval", "15", "--probe-interval", "0.5", "--probe-max", "2",
     "--idle-probe", "2", "--drain-settle", "3", "--grace", "2", "--request-timeout", "6",
 ]  # fmt: skip
 CHAOS_EXTRA = {"outbox_settle_s": 3, "outbox_min_resend_age_s": 15, "http_timeout_s": 6}
@@ -96,9 +97,9 @@ def _wait(condition: Any, within: float, step: float = 0.25) -> bool:
 class _Progress(threading.Thread):
     """Watches the till's database: when sales reach the store, and every sale ever seen."""
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, *db_paths: Path) -> None:
         super().__init__(name="chaos-progress", daemon=True)
-        self.db_path = db_path
+        self.db_paths = list(db_paths)
         self.seen: set[str] = set()
         self.longest_stall_s = 0.0
         self.stall_started: float | None = None
@@ -110,12 +111,14 @@ class _Progress(threading.Thread):
         import sqlite3
 
         while not self.stop_event.wait(0.5):
+            rows = []
             try:
-                conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=5)
-                try:
-                    rows = conn.execute("SELECT uuid, state FROM orders").fetchall()
-                finally:
-                    conn.close()
+                for path in self.db_paths:
+                    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+                    try:
+                        rows += conn.execute("SELECT uuid, state FROM orders").fetchall()
+                    finally:
+                        conn.close()
             except sqlite3.Error:
                 continue
             now = time.monotonic()
@@ -170,12 +173,17 @@ def run(options: RunOptions) -> RunResult:
     problems: list[str] = []
     figures: dict[str, Any] = {}
     world: World | None = None
-    progress = _Progress(home / "onetill.db")
+    home2 = run_dir / "home2"  # the shop's second till
+    home2.mkdir(exist_ok=True)
+    engine2 = EngineProc(home2, free_port(), [*CHAOS_ENGINE_ARGS], run_dir / "engine2.log")
+    progress = _Progress(home / "onetill.db", home2 / "onetill.db")
     try:
         sandbox.start()
         items, tax_ids, baseline = _setup_store(sandbox, store_url, options.seed)
         config = _connect(home, store_url, run_dir)
+        config2 = _connect(home2, store_url, run_dir)
         engine.start()
+        engine2.start()
         from onetill.store import Database
 
         world = World(
@@ -185,6 +193,7 @@ def run(options: RunOptions) -> RunResult:
             timezone=config.timezone,
         )  # fmt: skip
         world.proxy_url = store_url
+        world.tills.append(Till(home2, engine2, Database(home2 / "onetill.db"), config2.till_id))
         progress.start()
 
         # -- 2. chaos ------------------------------------------------------------
@@ -235,6 +244,7 @@ def run(options: RunOptions) -> RunResult:
         if world is not None:
             world.close()
         engine.terminate()
+        engine2.terminate()
         sandbox.terminate()
         proxy.stop()
         fault_log.close()
@@ -414,16 +424,28 @@ def _path_probes(world: World, count: int, config: Any) -> dict[str, Any]:
 # --- phase 4: settle ----------------------------------------------------------------
 
 
+def _all_local(world: World) -> dict[str, dict[str, Any]]:
+    """Every sale of every till of the shop, by UUID."""
+    out: dict[str, dict[str, Any]] = {}
+    for till in world.tills:
+        out.update(checks.local_orders(till.home / "onetill.db"))
+    return out
+
+
 def _queue_empty(world: World) -> bool:
-    local = checks.local_orders(world.home / "onetill.db")
+    local = _all_local(world)
     return not any(r["state"] in ("pending_sync", "in_flight") for r in local.values())
 
 
 def _audited_after(world: World, moment: float) -> bool:
+    return all(_till_audited_after(till.home, moment) for till in world.tills)
+
+
+def _till_audited_after(home: Path, moment: float) -> bool:
     import sqlite3
     from datetime import UTC, datetime
 
-    conn = sqlite3.connect(f"file:{world.home / 'onetill.db'}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"file:{home / 'onetill.db'}?mode=ro", uri=True)
     try:
         rows = dict(conn.execute(
             "SELECT key, value FROM sync_state WHERE key IN ('audit.last_at', 'catalog.cursor')"
@@ -457,11 +479,11 @@ def _settle(world: World) -> float:
 def _check(
     world: World, baseline: dict[int, int], progress: _Progress, problems: list[str]
 ) -> dict[str, Any]:
-    db_path = world.home / "onetill.db"
-    problems += checks.check_database(world.home)  # while the engine still runs
-    world.engine.terminate()
+    for till in world.tills:
+        problems += checks.check_database(till.home)  # while the engine still runs
+        till.engine.terminate()
     store_orders = _store_orders(world)
-    local = checks.local_orders(db_path)
+    local = _all_local(world)
     sale_problems, lost, duplicated = checks.check_sales(
         local, store_orders, world.stats.acknowledged
     )
@@ -471,16 +493,21 @@ def _check(
     stock_problems = checks.check_stock(baseline, final, local, store_orders, gone)
     problems += stock_problems
     store_items, store_taxes = store_catalog(world.proxy_url)
-    catalog_problems = checks.check_catalog(db_path, store_items, store_taxes)
+    catalog_problems: list[str] = []
+    for till in world.tills:
+        found = checks.check_catalog(till.home / "onetill.db", store_items, store_taxes)
+        catalog_problems += [f"{till.home.name}: {p}" for p in found]
+        code, out = Cli(
+            till.home, ["orders", "--failed", "--json"], world.run_dir / "checks.log"
+        ).run()
+        problems += checks.check_failed_visible(
+            out.splitlines()[-1] if code == 0 and out else "[]"
+        )
+        problems += checks.check_database(till.home)
     problems += catalog_problems
-    code, out = Cli(
-        world.home, ["orders", "--failed", "--json"], world.run_dir / "checks.log"
-    ).run()
-    problems += checks.check_failed_visible(out.splitlines()[-1] if code == 0 and out else "[]")
     problems += checks.check_no_rows_deleted(progress.seen, local)
     for mig in world.migration_homes:
         problems += checks.check_database(mig)
-    problems += checks.check_database(world.home)
     states: dict[str, int] = {}
     for row in local.values():
         states[row["state"]] = states.get(row["state"], 0) + 1

@@ -41,6 +41,17 @@ class Item:
 
 
 @dataclass
+class Till:
+    """One till of the shop: its home, engine and database (the shop runs two)."""
+
+    home: Path
+    engine: EngineProc
+    db: Database
+    till_id: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass
 class Stats:
     sales_tried: int = 0
     sales_refused: int = 0  # the till refused the cart (item hidden, gone): nothing recorded
@@ -95,8 +106,13 @@ class World:
         self.migration_homes: list[Path] = []
         self._engine_lock = threading.Lock()
         self._sandbox_lock = threading.Lock()
-        self._db_lock = threading.Lock()
         self.stopping = threading.Event()
+        # The shop's tills; the first is the one every phase after the chaos uses.
+        self.tills = [Till(home, engine, till_db, till_id)]
+
+    def till_for(self, r: float) -> Till:
+        """The till a scheduled event acts on (from one of its random numbers)."""
+        return self.tills[min(int(r * 1000) % len(self.tills), len(self.tills) - 1)]
 
     # -- helpers -------------------------------------------------------------
 
@@ -122,7 +138,7 @@ class World:
 
     # -- the cashier ---------------------------------------------------------
 
-    def sale_local(self, lines: list[list[float]]) -> str | None:
+    def sale_local(self, lines: list[list[float]], till: Till | None = None) -> str | None:
         """A sale on a till screen in another process: recorded, then the engine uploads it."""
         from onetill.pos.cart import Cart, CartError
         from onetill.pos.sale import record_sale
@@ -132,13 +148,14 @@ class World:
         if not wanted:
             return None
         self.stats.sales_tried += 1
-        with self._db_lock:
+        till = till or self.tills[0]
+        with till.lock:
             try:
-                cart = Cart(self.db.conn, timezone=self.timezone)
+                cart = Cart(till.db.conn, timezone=self.timezone)
                 for item_id, qty in wanted:
                     cart.add_id(item_id, qty)
                 sale = record_sale(
-                    self.db, cart, Payment("cash", None), till_id=self.till_id,
+                    till.db, cart, Payment("cash", None), till_id=till.till_id,
                     out_of_stock="warn",
                 )  # fmt: skip
             except (CartError, ValueError) as exc:
@@ -148,14 +165,16 @@ class World:
         self.stats.acknowledged[sale.uuid] = time.time()
         return sale.uuid
 
-    def sale_cli(self, lines: list[list[float]], kill_after: float | None = None) -> None:
+    def sale_cli(
+        self, lines: list[list[float]], kill_after: float | None = None, till: Till | None = None
+    ) -> None:
         """``onetill sell``, perhaps killed at a random moment (mid-commit, mid-upload)."""
         wanted = self._sale_lines(lines)
         if not wanted:
             return
         self.stats.sales_tried += 1
         args = ["sell", *[f"{i}:{q}" for i, q in wanted], "--pay", "cash", "--json"]
-        cli = Cli(self.home, args, self.run_dir / "sell.log")
+        cli = Cli((till or self.tills[0]).home, args, self.run_dir / "sell.log")
         proc = cli.start_captured()
         if kill_after is not None:
             try:
@@ -242,24 +261,26 @@ class World:
     # -- the killer ----------------------------------------------------------
 
     def kill_engine(self, down_s: float) -> None:
+        till = self.till_for(down_s)
         with self._engine_lock:
-            status = self.engine.status() or {}
+            status = till.engine.status() or {}
             busy = (status.get("engine") or {}).get("running") or "idle"
-            if not self.engine.kill():
+            if not till.engine.kill():
                 return
             self.stats.kills["engine"] += 1
             self.stats.kill_moments[f"engine:{busy}"] += 1
             time.sleep(down_s)
             if not self.stopping.is_set():
-                self.engine.start(wait=False)
+                till.engine.start(wait=False)
 
     def ensure_engine(self) -> None:
         with self._engine_lock:
-            if not self.engine.running:
-                self.engine.start(wait=False)
+            for till in self.tills:
+                if not till.engine.running:
+                    till.engine.start(wait=False)
 
     def kill_drain(self, kill_after: float) -> None:
-        cli = Cli(self.home, ["drain"], self.run_dir / "drain.log")
+        cli = Cli(self.till_for(kill_after).home, ["drain"], self.run_dir / "drain.log")
         cli.spawn()
         time.sleep(kill_after)
         if cli.kill():
@@ -329,9 +350,10 @@ class World:
             return
         try:
             if kind == "sale_local":
-                self.sale_local(params["lines"])
+                self.sale_local(params["lines"], self.till_for(params["lines"][0][0]))
             elif kind == "sale_cli":
-                self.sale_cli(params["lines"], params.get("kill_after"))
+                till = self.till_for(params["lines"][0][0])
+                self.sale_cli(params["lines"], params.get("kill_after"), till)
             elif kind == "shop":
                 self.shop(params["action"], params["pick"], params["qty"], params["value"])
             elif kind == "kill_engine":
@@ -354,5 +376,6 @@ class World:
 
     def close(self) -> None:
         self.stopping.set()
-        with contextlib.suppress(Exception):
-            self.db.close()
+        for till in self.tills:
+            with contextlib.suppress(Exception):
+                till.db.close()
