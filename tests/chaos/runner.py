@@ -533,6 +533,7 @@ def _check(
         "kill_moments": dict(world.stats.kill_moments),
         "path_changes": world.stats.path_changes,
         "revived": world.stats.revived,
+        "chaos_path_store_delays_s": sorted(round(d, 2) for d in path_delays),
         "chaos_path_store_max_s": round(max(path_delays), 1) if path_delays else None,
         "chaos_path_store_median_s": round(statistics.median(path_delays), 1)
         if path_delays
