@@ -121,6 +121,13 @@ def rows(result: Any) -> list[tuple[str, str]]:
             f"{spread(probe_store)}, {_fmt(probes.get('count'))} changes",
         ),
         ("... -> confirmed on the till, default timings (p50 / p99 / max)", spread(probe_till)),
+        (
+            "issue 12's minimum for a full run (1,000 faults, 50 kills, 20 path changes)",
+            "met"
+            if total_faults >= 1000 and sum(kills.values()) >= 50
+            and (f.get("path_changes") or 0) >= 20
+            else "not met",
+        ),
         ("problems found", str(len(result.problems))),
     ]
     return out
