@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 AXE_VERSION := 4.14.1
 AXE := .cache/npm/node_modules/axe-core/axe.min.js
 
-.PHONY: demo test lint typecheck pytest clean bench debian-packages screenshots
+.PHONY: demo test lint typecheck pytest clean bench debian-packages screenshots chaos
 
 # Debian splits venv support into python3-venv; as root we add it when missing.
 $(STAMP): pyproject.toml
@@ -50,3 +50,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
+
+# The chaos suite's full run (about 10 minutes on 2 cores): faults, kills,
+# path changes and hostile input against the sandbox; rewrites docs/reliability.md.
+# ARGS='--minutes 3 --seed 42' (or --replay .cache/chaos/SEED/schedule.json).
+chaos: $(STAMP)
+	PYTHONPATH=tests $(BIN)/python -m chaos --report docs/reliability.md $(ARGS)

@@ -124,3 +124,34 @@ async def test_hub_watch_yields_each_change_once(env: Any) -> None:
     hub.changed()
     await asyncio.wait_for(task, 2)
     assert [s["state"] for s in seen] == ["online", "offline"]
+
+
+@pytest.mark.anyio
+async def test_a_slow_drip_delivery_is_refused_while_others_are_answered(db: Database) -> None:
+    """A body trickled in a byte at a time gets 408 after the body deadline, and a genuine
+    delivery sent meanwhile is applied at once (found by the chaos suite: a slow drip was
+    never cut off and held its connection for as long as the sender liked)."""
+    woo = WooClient("http://127.0.0.1:9", "ck_x", "cs_unused_in_these_tests")
+    receiver = WebhookReceiver(db, lambda: SECRET, CatalogWebhookHandler(woo, db))
+    hub = StatusHub(Box(), refresh_s=0.05)
+    app = create_engine_app(receiver, hub, body_timeout_s=0.5)
+    headers, body, _ = delivery("webhook-product-updated.json")
+
+    async def drip() -> AsyncIterator[bytes]:
+        for i in range(len(body)):
+            await asyncio.sleep(0.05)
+            yield body[i : i + 1]
+
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app), base_url="http://engine.test"
+    ) as http:
+        slow = asyncio.create_task(
+            http.post("/webhooks/woocommerce", content=drip(), headers=headers)
+        )
+        await asyncio.sleep(0.1)
+        fast = await http.post("/webhooks/woocommerce", content=body, headers=headers)
+        assert fast.status_code == 200 and fast.json()["outcome"] == "applied"
+        answered = await asyncio.wait_for(slow, 5)
+    assert answered.status_code == 408 and answered.json()["outcome"] == "rejected"
+    hub.close()
+    await woo.aclose()

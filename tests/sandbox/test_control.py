@@ -178,3 +178,19 @@ async def test_ipv6_loopback_is_allowed_and_sees_the_summary(world: _World) -> N
     assert summary["orders"] == 0
     assert [rule["kind"] for rule in summary["faults"]] == ["reset"]
     assert summary["cost"]["requests"] == 0
+
+
+async def test_a_tax_rate_edited_in_wp_admin_is_what_the_store_lists_afterwards(
+    world: _World, control: httpx2.AsyncClient
+) -> None:
+    """The chaos workload's online shop changes tax rates through this route."""
+    rate_id = int(world.store.taxes[0]["id"])
+    response = await control.put(f"/taxes/{rate_id}", json={"rate": "7.0000"})
+    assert response.status_code == 200
+    assert response.json()["rate"] == "7.0000"
+    listed = {int(t["id"]): t["rate"] for t in world.store.taxes}
+    assert listed[rate_id] == "7.0000"
+    unknown = await control.put("/taxes/999999", json={"rate": "7.0000"})
+    assert unknown.status_code == 404 and "999999" in unknown.json()["error"]
+    empty = await control.put(f"/taxes/{rate_id}", json={})
+    assert empty.status_code == 400

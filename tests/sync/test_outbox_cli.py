@@ -54,6 +54,7 @@ def test_sell_offline_records_and_prints_json(tmp_path: Path) -> None:
     assert [o["uuid"] for o in listed] == [data["uuid"]]
     assert set(listed[0]) == {
         "uuid", "state", "remote_id", "number", "total", "created_at", "attempts", "last_error",
+        "discrepancy",
     }  # fmt: skip
 
 
@@ -83,6 +84,19 @@ def test_bad_sales_are_refused_and_write_nothing(
     assert result.exit_code != 0
     assert message in result.output
     assert _count(home) == 0
+
+
+def test_orders_needing_attention_show_why(tmp_path: Path) -> None:
+    """`orders --failed` shows the reason of a sale the store created differently (found by
+    the chaos suite: the difference was recorded but listed as no reason at all)."""
+    home = _home(tmp_path)
+    uuid = json.loads(run(home, "sell", "SIMPLE-001", "--pay", "cash", "--json").output)["uuid"]
+    why = "total: till 57.26, store 55.82"
+    with Database(home / "onetill.db") as db, db.write() as conn:
+        mark_synced(conn, uuid, 901, "901", datetime.now(UTC), discrepancy=why)
+    (row,) = json.loads(run(home, "orders", "--failed", "--json").output)
+    assert (row["state"], row["discrepancy"]) == ("synced_with_discrepancy", why)
+    assert why in run(home, "orders", "--failed").output
 
 
 def test_void_and_retry_commands(tmp_path: Path) -> None:

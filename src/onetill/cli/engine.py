@@ -26,6 +26,8 @@ def _intervals(func: Any) -> Any:
         click.option("--audit-interval", type=PlainFloat(1, 7 * day), default=3600.0,
                      show_default=True, help="Seconds between audits for force-deleted products."),
         click.option("--log-json", is_flag=True, help="Log JSON lines instead of human lines."),
+        click.option("--log-level", type=click.Choice(["debug", "info", "warning"]),
+                     default="info", show_default=True, help="How much to log."),
         # For tests and unusual networks; the defaults suit a shop.
         click.option("--probe-interval", type=PlainFloat(0.05, 3600), default=5.0, hidden=True),
         click.option("--probe-max", type=PlainFloat(0.05, day), default=60.0, hidden=True),
@@ -100,7 +102,8 @@ def run(home: Path | None, host: str, port: int, new_token: bool, **kw: Any) -> 
     # With a Stripe reader set up (`onetill stripe connect`), Card takes the payment on it.
     card = TerminalCard(where) if stripe_configured(where) else None
     try:
-        run_engine(settings, log_json=kw["log_json"], ui=till_ui(card=card, token=token),
+        run_engine(settings, log_json=kw["log_json"], log_level=kw["log_level"],
+                   ui=till_ui(card=card, token=token),
                    ready=lambda url: _announce(url, host, token))
     except (LockHeldError, NotConnectedError, WooError) as exc:
         raise click.ClickException(printable(exc)) from None

@@ -335,7 +335,8 @@ def orders(home: Path | None, which: str, as_json: bool) -> None:
         click.echo("no orders")
     for r in rows:
         ref = f"#{r['number']}" if r["number"] else "-"
-        err = f"  {r['last_error']}" if r["last_error"] else ""
+        why = r["last_error"] or r["discrepancy"]
+        err = f"  {why}" if why else ""
         click.echo(printable(
             f"{r['uuid']}  {r['state']:<23} {ref:<8} {r['total']:>10}  {r['created_at']}"
             f"  attempts {r['attempts']}{err}"

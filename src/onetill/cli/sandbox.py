@@ -57,6 +57,9 @@ def _key_pair(value: str | None, option: str) -> tuple[str, str] | None:
 @click.option("--faults", metavar="SPEC",
               help="Fault rules, e.g. 'POST /orders*:commit_drop@nth=3' "
               "(grammar: python -m pydoc onetill.sandbox.faults).")
+@click.option("--home-url", metavar="URL",
+              help="The site's address as clients reach it (behind a proxy); OAuth "
+              "signatures and links use it. Default: the address it listens on.")
 @click.option("--control/--no-control", default=False, show_default=True,
               help="Serve the /__sandbox__/ control API (loopback clients only) for tests, "
               "benchmarks and the demo.")
@@ -80,6 +83,7 @@ def sandbox(
     latency_ms: float,
     per_item_ms: float,
     faults: str | None,
+    home_url: str | None,
     control: bool,
     plugin: bool,
 ) -> None:
@@ -133,7 +137,8 @@ def sandbox(
         sock = bind_socket(host, port)
     except OSError as exc:
         raise click.ClickException(str(exc.strerror or exc)) from None
-    config.home_url = url_for(sock, https=https_cert is not None)
+    bound = url_for(sock, https=https_cert is not None)
+    config.home_url = (home_url or bound).rstrip("/")
     app = create_app(config)
     server = uvicorn.Server(
         server_config(
@@ -143,13 +148,15 @@ def sandbox(
         )
     )
     ck, cs = next(iter(config.keys.items()))
-    click.echo(f"OneTill sandbox store: {config.home_url}")
+    click.echo(f"OneTill sandbox store: {bound}")
+    if config.home_url != bound:
+        click.echo(f"  site address:    {config.home_url} (signatures and links)")
     click.echo(f"  consumer key:    {ck}")
     click.echo(f"  consumer secret: {cs}")
     if read_only is not None:
         click.echo(f"  read-only key:   {read_only[0]}")
     if config.control:
-        click.echo(f"  control API:     {config.home_url}/__sandbox__/ (loopback only)")
+        click.echo(f"  control API:     {bound}/__sandbox__/ (loopback only)")
     if state_file is not None:
         click.echo(f"  state file:      {state_file}")
     click.echo("Press Ctrl-C to stop.", nl=True)

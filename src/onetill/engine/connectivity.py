@@ -28,6 +28,10 @@ Probes fill the silence, and cost the store no PHP when they can:
 - A handshake that fails ``distrust_after`` times in a row while the request
   sent to check it succeeds is no use on this network: the monitor stops
   using it and probes with requests every ``idle_api_probe_s``.
+- The first look after a drop comes sooner (``first_probe_s``, 0.5 s): a
+  request whose connection died may have died alone (the till moved to
+  another network, a middlebox forgot it), and a fresh connection then
+  answers at once.
 """
 
 from __future__ import annotations
@@ -142,6 +146,7 @@ class ConnectivityMonitor:
         probe_max_s: float = 60.0,
         idle_probe_s: float = 30.0,
         idle_api_probe_s: float | None = None,
+        first_probe_s: float = 0.5,
         storm_threshold: int = 3,
         distrust_after: int = 3,
         initial: State = State.ONLINE,
@@ -152,6 +157,7 @@ class ConnectivityMonitor:
         self.probe_max_s = probe_max_s
         self.idle_probe_s = idle_probe_s
         self.idle_api_probe_s = idle_api_probe_s if idle_api_probe_s is not None else idle_probe_s
+        self.first_probe_s = first_probe_s
         self.storm_threshold = storm_threshold
         self.distrust_after = distrust_after
         self.state = initial
@@ -251,12 +257,14 @@ class ConnectivityMonitor:
 
     async def run(self) -> None:
         """Probe forever (until cancelled), at the cadence the state calls for."""
+        first = min(self.first_probe_s, self.probe_min_s)
         delay = self.probe_min_s  # the request backoff while not online
         next_request = 0.0  # monotonic: no confirming request before this
+        quick = True  # the first look after a drop comes after `first`
         while True:
             changed = self._changed
             if self.state is State.ONLINE:
-                delay, next_request = self.probe_min_s, 0.0
+                delay, next_request, quick = self.probe_min_s, 0.0, True
                 idle = self.idle_probe_s if self._reach is not None else self.idle_api_probe_s
                 wait = max(0.0, idle - (time.monotonic() - self._last_seen))
                 if wait > 0 and await _wait(changed, wait):
@@ -269,12 +277,19 @@ class ConnectivityMonitor:
                     await self.probe_once()
                 continue
             if self.state is State.OFFLINE and self._reach is not None:
-                if await _wait(changed, self.probe_min_s):
+                if await _wait(changed, first if quick else self.probe_min_s):
                     continue
+                quick = False
                 if not await self.reach_once() or time.monotonic() < next_request:
                     continue  # still unreachable, or confirmed too recently
-            elif await _wait(changed, delay):
-                continue
+            else:
+                was_quick, quick = quick, False
+                if await _wait(changed, first if was_quick else delay):
+                    continue
+                if was_quick:  # the quick look, then the usual backoff from probe_min_s
+                    if await self.probe_once() is not State.ONLINE:
+                        next_request = time.monotonic() + delay
+                    continue
             if await self.probe_once() is not State.ONLINE:
                 delay = min(delay * 2, self.probe_max_s)
                 next_request = time.monotonic() + delay

@@ -26,6 +26,7 @@ from onetill.store import Database
 from onetill.sync.plugin import PluginInfo
 from onetill.woo import WooClient
 from onetill.woo.errors import AuthError, NoRouteError, TransportError, WooError
+from onetill.woo.transport import StoreTransport
 
 __all__ = ["SyncJobs", "build_client", "tls_verify"]
 
@@ -77,7 +78,7 @@ def build_client(
 
     Raises ``WooError`` when the configured CA file cannot be used."""
     verify = tls_verify(config)
-    inner = transport or httpx2.AsyncHTTPTransport(verify=verify)
+    inner = transport or StoreTransport(verify)
     wrapped = _ObservingTransport(inner, observe) if observe is not None else inner
     return WooClient(
         config.url,

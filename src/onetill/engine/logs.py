@@ -111,7 +111,9 @@ def setup_logging(
     else:
         handler.setFormatter(logging.Formatter(_HUMAN_FORMAT, "%H:%M:%S"))
     handler.set_name("onetill-engine")
-    for name in ("onetill", "uvicorn"):
+    # At debug level the HTTP libraries' own lines (every request) are shown too.
+    names = ("onetill", "uvicorn", *(("httpx2", "httpcore2") if level <= logging.DEBUG else ()))
+    for name in names:
         logger = logging.getLogger(name)
         for old in list(logger.handlers):
             if old.get_name() == "onetill-engine":

@@ -562,6 +562,7 @@ def run_engine(
     settings: EngineSettings,
     *,
     log_json: bool = False,
+    log_level: str = "info",
     ready: Callable[[str], None] | None = None,
     ui: UiFactory | None = None,
 ) -> None:
@@ -574,7 +575,7 @@ def run_engine(
     from onetill.engine.lock import acquire_lock
     from onetill.engine.logs import setup_logging
 
-    redactor = setup_logging(json_lines=log_json)
+    redactor = setup_logging(json_lines=log_json, level=getattr(logging, log_level.upper()))
     with acquire_lock(settings.home):
         config: Config | None
         try:

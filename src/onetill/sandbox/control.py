@@ -13,6 +13,7 @@ auth. JSON in, JSON out; errors are ``{"error": "..."}``.
     GET    /__sandbox__/orders              every order, full v3 with meta_data
     PUT    /__sandbox__/products/{id}       {v3 fields}: an admin edit (price, stock ...)
     PUT    /__sandbox__/variations/{id}     the same for a variation
+    PUT    /__sandbox__/taxes/{id}          {"rate": "7.0000"}: a tax rate edited in wp-admin
     DELETE /__sandbox__/products/{id}       trash; ?force=true deletes for good
     GET    /__sandbox__/stock?ids=1,2       {"1": 5, "2": null}
     GET    /__sandbox__/faults              the rules with their counters
@@ -61,6 +62,7 @@ class ControlledStore(Protocol):
     def admin_update_product(self, item_id: int, fields: dict[str, Any]) -> dict[str, Any]: ...
     def trash_product(self, item_id: int) -> dict[str, Any]: ...
     def force_delete_product(self, item_id: int) -> dict[str, Any]: ...
+    def admin_update_tax(self, rate_id: int, fields: dict[str, Any]) -> dict[str, Any]: ...
     def list_orders(self) -> list[dict[str, Any]]: ...
     def stock_of(self, ids: list[int]) -> dict[int, int | None]: ...
     def revoke_key(self, ck: str) -> None: ...
@@ -137,6 +139,12 @@ def build_control(store: ControlledStore, faults: FaultInjector, cost: CostModel
         if not body:
             raise _BadRequest("give the v3 fields to change, e.g. {\"regular_price\": \"9.99\"}")
         return JSONResponse(store.admin_update_product(item_id, body))
+
+    async def tax_rate(request: Request) -> JSONResponse:
+        body = await _json(request)
+        if not body:
+            raise _BadRequest('give the fields to change, e.g. {"rate": "7.0000"}')
+        return JSONResponse(store.admin_update_tax(int(request.path_params["rate_id"]), body))
 
     async def stock(request: Request) -> JSONResponse:
         raw = request.query_params.get("ids", "")
@@ -221,6 +229,7 @@ def build_control(store: ControlledStore, faults: FaultInjector, cost: CostModel
         Route("/orders", guarded(orders), methods=["GET", "POST"]),
         Route("/products/{item_id:int}", guarded(product), methods=["PUT", "DELETE"]),
         Route("/variations/{item_id:int}", guarded(product), methods=["PUT"]),
+        Route("/taxes/{rate_id:int}", guarded(tax_rate), methods=["PUT"]),
         Route("/stock", guarded(stock), methods=["GET"]),
         Route("/faults", guarded(fault_rules), methods=["GET", "POST", "DELETE"]),
         Route("/faults/{rule_id:int}", guarded(fault_rules), methods=["DELETE"]),
@@ -315,6 +324,13 @@ class SandboxControl:
 
     async def aforce_delete_product(self, item_id: int) -> dict[str, Any]:
         return dict(await self._acall("DELETE", f"products/{item_id}", params={"force": "true"}))
+
+    def update_tax_rate(self, rate_id: int, **fields: Any) -> dict[str, Any]:
+        """A tax rate edited in wp-admin (e.g. ``rate="7.0000"``)."""
+        return dict(self._call("PUT", f"taxes/{rate_id}", json=fields))
+
+    async def aupdate_tax_rate(self, rate_id: int, **fields: Any) -> dict[str, Any]:
+        return dict(await self._acall("PUT", f"taxes/{rate_id}", json=fields))
 
     # --- reading the truth back -----------------------------------------------
 

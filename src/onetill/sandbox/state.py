@@ -13,6 +13,8 @@ like the WooCommerce action it names and fires the webhooks it would):
   product or a variation id (v3 field names, e.g. ``regular_price``,
   ``stock_quantity``); returns the v3 object.
 - ``trash_product(id) -> dict`` / ``force_delete_product(id) -> dict``.
+- ``admin_update_tax(id, fields) -> dict``: a tax rate edited in wp-admin
+  (e.g. ``{"rate": "7.0000"}``); orders created afterwards use it.
 - ``list_orders() -> list[dict]``: every order, full v3 (with ``meta_data``).
 - ``stock_of(ids) -> dict[int, int | None]``: the stock shown for each id
   (a parent-managed variation shows its parent's), None when unmanaged or unknown.
@@ -221,6 +223,15 @@ class SandboxStore:
         before = serialize.item_json(self, item)
         catalog.force_delete(self, item)
         return before
+
+    def admin_update_tax(self, rate_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        """A tax rate edited in wp-admin (v3 field names: ``rate``, ``name``, ...)."""
+        for rate in self.taxes:
+            if int(rate.get("id", 0)) == rate_id:
+                rate.update({k: v for k, v in fields.items() if k != "id"})
+                self.save_blob("taxes", self.taxes)
+                return dict(rate)
+        raise KeyError(f"no tax rate {rate_id}")
 
     def list_orders(self) -> list[dict[str, Any]]:
         return [

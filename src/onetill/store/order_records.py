@@ -151,6 +151,8 @@ class OrderRecord:
             "created_at": self.created_at,
             "attempts": self.attempts,
             "last_error": self.last_error,
+            # Why a synced_with_discrepancy order needs attention (its last_error is empty).
+            "discrepancy": self.discrepancy,
         }
 
     @property

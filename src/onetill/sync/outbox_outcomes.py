@@ -44,11 +44,15 @@ from onetill.sync.outbox_policy import (
     error_text,
 )
 from onetill.woo.errors import ResponseError, WooError
+from onetill.woo.transport import path_died
 
 __all__ = ["OutcomeRecorder"]
 
 # The shortest wait after the store's clock could not even be heard.
 UNREACHABLE_WAIT_S = 5.0
+# How soon an order is looked up after its connection's path died.
+DEAD_PATH_LOOKUP_S = 1.0
+
 # The outbox's logger (its name is what operators filter on).
 log = logging.getLogger("onetill.outbox")
 
@@ -71,8 +75,13 @@ class OutcomeRecorder:
                 attempts = max(1, order.attempts + (1 if sent else 0))
                 if in_flight and sent:
                     # Fate unknown: the next step is a cheap lookup, once the
-                    # store has had time to finish the request.
+                    # store has had time to finish the request. When the
+                    # network path died (the kernel cut the connection) the
+                    # store was not slow: look at once. A lookup never resends;
+                    # the minimum resend age still guards that.
                     delay = ctx.settle.total_seconds()
+                    if path_died(exc):
+                        delay = min(delay, DEAD_PATH_LOOKUP_S)
                 else:
                     delay = QUEUE_BACKOFF.delay(attempts, ctx.rng, retry_after)
                 at = now + timedelta(seconds=delay)

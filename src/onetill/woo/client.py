@@ -53,6 +53,7 @@ from onetill.woo.params import encode_params, merge_query
 from onetill.woo.redact import Redactor, install_log_filter, mask_key, safe_url
 from onetill.woo.responses import WooResponse, decode_json, error_from_response
 from onetill.woo.store_clock import StoreClock
+from onetill.woo.transport import StoreTransport
 
 if TYPE_CHECKING:
     from onetill.woo.batch import BatchResult
@@ -141,7 +142,8 @@ class WooClient:
                     hint="pass a PEM file holding the certificate that signed the store's",
                 ) from None
         self._http = httpx2.AsyncClient(
-            transport=transport,
+            # Writes on fresh connections, dead paths cut by the kernel (transport.py).
+            transport=transport or StoreTransport(verify),
             verify=verify,
             timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
             headers={"User-Agent": user_agent, "Accept": "application/json"},
