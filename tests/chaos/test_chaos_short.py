@@ -1,10 +1,12 @@
-"""The chaos suite's short run: every promise under a dense half-minute of faults.
+"""The chaos suite's short run: every promise under a dense 24 s of faults (about a minute in all).
 
 The full run is ``make chaos`` (about ten minutes; writes docs/reliability.md).
 This one runs the same code with a fixed seed and more kills and path
 changes per minute, as a separate process (it moves itself into a private
 network namespace when it can), and fails with the problems found, the
 seed and the schedule to replay them.
+The path-change latency at the product's own timings (target: 10 s) is measured by
+the full run only (`--probes`); here path changes happen during the chaos.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ SEED = 20261204
 def test_a_short_chaos_run_keeps_every_promise(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(TESTS))
     command = [
-        sys.executable, "-m", "chaos", "--minutes", "0.5", "--seed", str(SEED), "--dense",
-        "--probes", "1", "--examples", "15", "--out", str(tmp_path),
+        sys.executable, "-m", "chaos", "--minutes", "0.4", "--seed", str(SEED), "--dense",
+        "--probes", "0", "--examples", "10", "--out", str(tmp_path),
     ]  # fmt: skip
     run = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env,
                          cwd=TESTS.parent)  # fmt: skip
