@@ -47,6 +47,12 @@ def examples(normal: int, long: int | None = None) -> int:
     return (long if long is not None else normal * 10) if long_run() else normal
 
 
+def fixed_draws() -> bool:
+    """The normal suite draws the same examples every run (CI must not turn red on a
+    sequence nobody has seen); long runs and ``ONETILL_REAL_EXAMPLES`` explore afresh."""
+    return not long_run() and not os.environ.get("ONETILL_REAL_EXAMPLES")
+
+
 class Admin:
     """The store's admin, editing through the REST API as a merchant's tools would."""
 

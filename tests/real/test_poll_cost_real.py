@@ -85,10 +85,10 @@ async def test_a_paid_order_stamps_what_it_sold_and_the_till_stops_reading_order
 ) -> None:
     """A paid order reduces stock and saves the product holding it (a simple product; a
     variation with its own stock, and its parent), then marks the line `_reduced_stock`.
-    After two such web-shop orders the till's idle poll is one request."""
+    After two such web-shop orders the till's idle poll is products and taxes."""
     with await _till(client, tmp_path) as db:
         report = await delta_sync(client, db)
-        assert report.requests == 2  # products (trash included) + orders
+        assert report.requests == 3  # products (trash included) + orders + taxes
         assert get_json(db.conn, poll_shape.SUPPORT_KEY, {})["supported"] is True
         await asyncio.sleep(1.1)
         for lines in ([{"product_id": 22, "quantity": 1}],

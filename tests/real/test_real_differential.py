@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from differential_support import Answer, Exchange, Request, compare, save_sequence
 from onetill.sandbox import SandboxConfig, create_app
 from real.differential_steps import Known, step
-from real.real_support import examples
+from real.real_support import examples, fixed_draws
 from realstore_support import RealStore
 from sandbox_support import OAuthSigner
 from support import RECORDED_STORE
@@ -125,6 +125,7 @@ def keep(exchanges: list[Exchange], found: list[str]) -> None:
 
 @settings(
     max_examples=examples(12, 300),
+    derandomize=fixed_draws(),
     deadline=None,
     phases=(Phase.explicit, Phase.generate),
     suppress_health_check=list(HealthCheck),

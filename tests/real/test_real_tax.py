@@ -26,7 +26,7 @@ from onetill.pos.tax import LineInput, OrderTotals, compute_order, load_tax_cont
 from onetill.pos.tender import Payment
 from onetill.store.orders import get_order
 from onetill.sync.outbox import drain
-from real.real_support import Admin, Till, copy_till, examples, till_config
+from real.real_support import Admin, Till, copy_till, examples, fixed_draws, till_config
 from realstore_support import RealStore
 from support import load_fixture
 
@@ -183,6 +183,7 @@ def test_generated_carts_total_like_the_store(
 
     @settings(
         max_examples=examples(1, 10),
+        derandomize=fixed_draws(),
         deadline=None,
         phases=(Phase.explicit, Phase.generate),
         suppress_health_check=list(HealthCheck),
