@@ -58,6 +58,7 @@ function onetill_companion_boot() {
 	OneTill_Companion_Journal::register_hooks();
 	add_action( 'rest_api_init', array( 'OneTill_Companion_Rest', 'register_routes' ) );
 	add_action( OneTill_Companion_Install::PRUNE_HOOK, array( 'OneTill_Companion_Journal', 'prune' ) );
+	add_action( 'init', array( 'OneTill_Companion_Install', 'ensure_pruning_scheduled' ) );
 }
 
 /**

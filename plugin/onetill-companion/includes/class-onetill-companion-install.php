@@ -93,6 +93,15 @@ class OneTill_Companion_Install {
 		update_option( self::OPTION_DB_VERSION, self::DB_VERSION );
 		self::new_epoch();
 		add_option( self::OPTION_PRUNED_THROUGH, '0' );
+		self::ensure_pruning_scheduled();
+	}
+
+	/**
+	 * Schedule the daily pruning if it is not (also on every load: a wp-cron run
+	 * that saved its older copy of the cron option at the moment of activation
+	 * loses the event, a known WordPress race).
+	 */
+	public static function ensure_pruning_scheduled() {
 		if ( ! wp_next_scheduled( self::PRUNE_HOOK ) ) {
 			wp_schedule_event( time() + HOUR_IN_SECONDS, 'daily', self::PRUNE_HOOK );
 		}
