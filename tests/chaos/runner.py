@@ -168,13 +168,13 @@ def run(options: RunOptions) -> RunResult:
         "--seed", str(options.seed),
     ])  # fmt: skip
     home = run_dir / "home"
-    home.mkdir(exist_ok=True)
+    home.mkdir(mode=0o700, exist_ok=True)  # private, as `onetill` asks of a till's home
     engine = EngineProc(home, engine_port, [*CHAOS_ENGINE_ARGS], run_dir / "engine.log")
     problems: list[str] = []
     figures: dict[str, Any] = {}
     world: World | None = None
     home2 = run_dir / "home2"  # the shop's second till
-    home2.mkdir(exist_ok=True)
+    home2.mkdir(mode=0o700, exist_ok=True)
     engine2 = EngineProc(home2, free_port(), [*CHAOS_ENGINE_ARGS], run_dir / "engine2.log")
     progress = _Progress(home / "onetill.db", home2 / "onetill.db")
     try:

@@ -300,7 +300,7 @@ class World:
     def kill_migration(self, kill_after: float) -> None:
         """A till's first start (the schema migrations) killed at a random moment."""
         home = self.run_dir / f"migration-{len(self.migration_homes)}"
-        home.mkdir()
+        home.mkdir(mode=0o700)
         shutil.copy(self.home / "config.json", home / "config.json")
         self.migration_homes.append(home)
         cli = Cli(home, ["orders", "--json"], self.run_dir / "migration.log")
