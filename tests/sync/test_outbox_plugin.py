@@ -14,16 +14,20 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from pathlib import Path
 
+import httpx2
 import pytest
 
 from onetill.pos.cart import Cart
 from onetill.pos.sale import record_sale
 from onetill.pos.tender import Payment
+from onetill.sandbox.config import DEFAULT_KEY, DEFAULT_SECRET
 from onetill.store.orders import get_order
 from onetill.sync.outbox import drain
 from onetill.sync.outbox_payload import order_payload
+from onetill.woo import WooClient
 from till_support import Rig, ZeroJitter, close_rig, make_rig, order_uuid, sell
 
 pytestmark = pytest.mark.anyio
@@ -170,3 +174,46 @@ async def test_a_plugin_route_that_keeps_failing_falls_back_to_plain_rules(rig: 
     assert order.state == "synced", order.last_error
     assert order.plugin_sends == MAX_KEYED_ATTEMPTS and order.attempts == MAX_KEYED_ATTEMPTS + 1
     assert looked_up >= 1 and len(copies(rig, sale.uuid)) == 1
+
+
+class _InProgressOnce(httpx2.AsyncBaseTransport):
+    """The plugin's answer to the first keyed POST: another request with this key is still
+    creating the order (409 ``onetill_idempotency_in_progress``, ``Retry-After: 1``)."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.answered = 0
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.method == "POST" and request.url.path.endswith(f"/{NS}/orders") and (
+            self.answered == 0
+        ):
+            self.answered += 1
+            body = {
+                "code": "onetill_idempotency_in_progress",
+                "message": "An order for this key is still being created.",
+                "data": {"status": 409, "retry_after": 1},
+            }
+            headers = {"retry-after": "1", "date": formatdate(usegmt=True)}
+            return httpx2.Response(409, json=body, headers=headers)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_key_still_in_progress_is_sent_again_after_retry_after(rig: Rig) -> None:
+    """409 in progress: nothing failed, nothing looked up; the same keyed POST goes again once
+    Retry-After has passed and makes the one order."""
+    network = _InProgressOnce(httpx2.ASGITransport(app=rig.app))
+    client = WooClient(rig.client.url, DEFAULT_KEY, DEFAULT_SECRET, transport=network)
+    sale = sell(rig.db, "SIMPLE-001")
+    first = await drain(client, rig.db, plugin=True, idempotent=True, settle_s=60,
+                        min_resend_age_s=120, rng=ZeroJitter())  # fmt: skip
+    order = get_order(rig.db.conn, sale.uuid)
+    assert network.answered == 1 and order.state == "in_flight" and copies(rig, sale.uuid) == []
+    assert first.retry_in_s is not None and 0.5 <= first.retry_in_s <= 2.0
+    await asyncio.sleep(first.retry_in_s + 0.2)
+    second = await drain(client, rig.db, plugin=True, idempotent=True, settle_s=60,
+                         min_resend_age_s=120, rng=ZeroJitter())  # fmt: skip
+    order = get_order(rig.db.conn, sale.uuid)
+    assert order.state == "synced" and second.looked_up == 0 and first.looked_up == 0
+    assert copies(rig, sale.uuid) == [order.remote_id] and order.plugin_sends == 2
+    await client.aclose()
