@@ -90,7 +90,7 @@ class FaultPlan:
 
     seed: int
     rates: dict[str, float] = field(
-        default_factory=lambda: {"order": 0.2, "write": 0.25, "read": 0.4}
+        default_factory=lambda: {"order": 0.2, "write": 0.3, "read": 0.5}
     )
     enabled: bool = True
     _counts: Counter[str] = field(default_factory=Counter)
