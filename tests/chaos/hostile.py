@@ -272,6 +272,67 @@ def bad_sales(
     return {"cli_tried": tried, "cli_accepted": accepted}, problems
 
 
+def _screen_sales(item_id: int) -> list[tuple[str, Any]]:
+    """Bodies for ``POST /api/sales`` that must each be refused with nothing recorded."""
+
+    def sale(**kw: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "sale_key": f"chaos-bad-{time.time_ns()}",
+            "lines": [{"id": item_id, "qty": 1}],
+            "payment": {"method": "cash"},
+            "expected_total": "0.00",  # wrong for any real price: refused if all else passes
+        }
+        body.update(kw)
+        return body
+
+    line = {"id": item_id, "qty": 1}
+    return [
+        ("json", sale(lines=[{**line, "qty": 0}])),
+        ("json", sale(lines=[{**line, "qty": -1}])),
+        ("json", sale(lines=[{**line, "qty": 10**12}])),
+        ("json", sale(lines=[{**line, "qty": 1.5}])),
+        ("json", sale(lines=[{**line, "qty": "1"}])),
+        ("json", sale(lines=[{"id": 999_999_999, "qty": 1}])),
+        ("json", sale(lines=[{"id": 2**70, "qty": 1}])),
+        ("json", sale(lines=[])),
+        ("json", sale(payment={"method": "bitcoin"})),
+        ("json", sale(payment={"method": "cash", "tendered": "-5"})),
+        ("json", sale(payment={"method": "cash", "tendered": "NaN"})),
+        ("json", sale(payment={"method": "cash", "tendered": "1e400"})),
+        ("json", sale(payment={"method": "cash", "tendered": "0.001"})),
+        ("json", sale(expected_total="abc")),
+        ("json", sale(expected_total="0.00")),
+        ("json", sale(surprise=1)),
+        ("json", {"lines": [line], "payment": {"method": "cash"}}),
+        ("raw", b"not json at all"),
+        ("raw", b"[" * 5000 + b"]" * 5000),
+        ("raw", b'{"sale_key": "' + b"x" * 2_000_000 + b'"}'),
+    ]
+
+
+def bad_screen_sales(
+    engine_url: str, item_id: int, count_orders: Any
+) -> tuple[dict[str, int], list[str]]:
+    """Hostile sales sent to the till screen's JSON API (as a page of the screen would)."""
+    problems = []
+    tried = accepted = 0
+    with httpx2.Client(base_url=engine_url, timeout=30, trust_env=False) as http:
+        csrf = http.get("api/session").json()["csrf"]
+        headers = {"x-csrf-token": csrf, "content-type": "application/json"}
+        for kind, body in _screen_sales(item_id):
+            before = count_orders()
+            content = body if kind == "raw" else json.dumps(body).encode()
+            answer = http.post("api/sales", content=content, headers=headers)
+            tried += 1
+            if answer.status_code < 400 or answer.status_code >= 500 or count_orders() != before:
+                accepted += 1
+                shown = content[:120].decode(errors="replace")
+                problems.append(
+                    f"POST /api/sales {shown!r} answered {answer.status_code}: {answer.text[:160]}"
+                )
+    return {"screen_tried": tried, "screen_accepted": accepted}, problems
+
+
 def secret_scan(home: Path, run_dir: Path, secrets_: list[str]) -> list[str]:
     """No till file or log other than the secret store holds a secret."""
     problems = []
@@ -316,11 +377,13 @@ def run_all(
     f3, p3 = bad_sales(
         world.home, world.run_dir, str(sample.get("sku") or sample["id"]), count_orders
     )
-    figures.update(f1, **f2, **f3)
-    figures["bad_inputs_tried"] = f1["webhooks_tried"] + f2["generated_tried"] + f3["cli_tried"]
+    f4, p4 = bad_screen_sales(engine.url, int(sample["id"]), count_orders)
+    figures.update(f1, **f2, **f3, **f4)
+    figures["bad_inputs_tried"] = (f1["webhooks_tried"] + f2["generated_tried"] + f3["cli_tried"]
+                                   + f4["screen_tried"])  # fmt: skip
     figures["bad_inputs_accepted"] = (f1["webhooks_accepted"] + f2["generated_5xx"]
-                                      + f3["cli_accepted"])  # fmt: skip
-    problems += p1 + p2 + p3
+                                      + f3["cli_accepted"] + f4["screen_accepted"])  # fmt: skip
+    problems += p1 + p2 + p3 + p4
     # A short run with debug logging: sales, uploads, a webhook registration.
     world.engine.terminate()
     debug = EngineProc(world.home, engine.port, [*engine_args, "--log-level", "debug"],

@@ -97,7 +97,8 @@ def rows(result: Any) -> list[tuple[str, str]]:
             f"{_fmt(f.get('bad_inputs_tried'))} (webhooks "
             f"{_fmt(f.get('webhooks_tried'))}, "
             f"generated payloads {_fmt(f.get('generated_tried'))}, "
-            f"command line {_fmt(f.get('cli_tried'))})",
+            f"command line {_fmt(f.get('cli_tried'))}, "
+            f"till screen API {_fmt(f.get('screen_tried'))})",
         ),
         ("**sales lost**", _fmt(f.get("lost"))),
         ("**sales duplicated**", _fmt(f.get("duplicated"))),
