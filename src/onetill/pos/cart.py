@@ -21,7 +21,15 @@ from onetill.pos.tax import LineInput, OrderTotals, compute_order, load_tax_cont
 from onetill.store.catalog_lookup import resolve_code
 from onetill.store.catalog_problems import get_problem
 
-__all__ = ["MAX_QUANTITY", "MAX_UNIT_PRICE", "Cart", "CartError", "CartLine", "find_item"]
+__all__ = [
+    "MAX_QUANTITY",
+    "MAX_UNIT_PRICE",
+    "Cart",
+    "CartError",
+    "CartLine",
+    "find_item",
+    "raw_sale_dates",
+]
 
 # More units than this of one item on one till sale is a typo (a barcode
 # scanned into the quantity field), not a sale.
@@ -101,17 +109,26 @@ def _parent(conn: sqlite3.Connection, row: sqlite3.Row) -> sqlite3.Row | None:
     return found
 
 
+def raw_sale_dates(raw_text: str | None) -> dict[str, Any] | None:
+    """The site-local sale dates of a stored raw object (``raw_dates`` for
+    ``pos.prices.current_price``), or None when it cannot be read."""
+    try:
+        raw = json.loads(raw_text or "{}")
+    except ValueError:
+        return None
+    if not isinstance(raw, dict):
+        return None
+    return {
+        "date_on_sale_from": raw.get("date_on_sale_from"),
+        "date_on_sale_to": raw.get("date_on_sale_to"),
+    }
+
+
 def _price_view(row: sqlite3.Row) -> dict[str, Any]:
     view = {k: row[k] for k in row.keys()}  # noqa: SIM118 - sqlite3.Row has no __iter__ of keys
-    try:
-        raw = json.loads(row["raw"] or "{}")
-    except ValueError:
-        raw = {}
-    if isinstance(raw, dict):
-        view["raw_dates"] = {
-            "date_on_sale_from": raw.get("date_on_sale_from"),
-            "date_on_sale_to": raw.get("date_on_sale_to"),
-        }
+    dates = raw_sale_dates(row["raw"])
+    if dates is not None:
+        view["raw_dates"] = dates
     return view
 
 

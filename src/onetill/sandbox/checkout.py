@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import catalog, defaults, money, tax
 from .errors import Checks, invalid_param
-from .order_rules import no_zero_quantity, paid_status, raise_subtotals
+from .order_rules import is_integer, no_zero_quantity, paid_status, raise_subtotals
 from .order_totals import calculate_totals, fmt_money, json_number
 from .records import ORDER, Item
 
@@ -123,17 +123,6 @@ def _resolve(store: SandboxStore, li: dict[str, Any]) -> tuple[Item | None, Item
     return store.products.get(pid), var
 
 
-def _is_integer(value: Any) -> bool:
-    """PHP ``rest_is_integer``: a number or numeric string with no fraction (not a bool)."""
-    if isinstance(value, bool):
-        return False
-    try:
-        number = float(str(value).strip())
-    except ValueError:
-        return False
-    return number == round(number)
-
-
 def _php_intval(value: Any) -> int:
     """PHP ``intval`` (via ``wc_stock_amount``): the leading integer, else 0."""
     if isinstance(value, bool | int | float):
@@ -147,7 +136,7 @@ def _check_lines(body: dict[str, Any]) -> None:
     for index, li in enumerate(body.get("line_items") or []):
         if not isinstance(li, dict):
             continue
-        if "quantity" in li and not _is_integer(li["quantity"]):
+        if "quantity" in li and not is_integer(li["quantity"]):
             raise invalid_param(
                 "line_items",
                 f"line_items[{index}][quantity] is not of type integer.",
@@ -168,7 +157,7 @@ def _line(store: SandboxStore, order: Item, li: dict[str, Any], validate: bool) 
     product, var = _resolve(store, li)
     raw_qty = li.get("quantity", 1)
     # A valid quantity may still be "2" or 2.0; a batch item is never checked: intval.
-    qty = int(float(raw_qty)) if validate and _is_integer(raw_qty) else _php_intval(raw_qty)
+    qty = int(float(raw_qty)) if validate and is_integer(raw_qty) else _php_intval(raw_qty)
     sold = var or product
     line: dict[str, Any] = {
         "id": store.next_id("item"),

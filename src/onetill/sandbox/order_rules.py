@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     from .records import Item
     from .state import SandboxStore
 
-__all__ = ["needs_processing", "no_zero_quantity", "paid_status", "raise_subtotals"]
+__all__ = ["is_integer", "needs_processing", "no_zero_quantity", "paid_status", "raise_subtotals"]
 
 
-def _is_integer(value: Any) -> bool:
+def is_integer(value: Any) -> bool:
     """PHP ``rest_is_integer``: a number or numeric string with no fraction (not a bool)."""
     if isinstance(value, bool):
         return False
@@ -46,7 +46,7 @@ def no_zero_quantity(body: dict[str, Any], validate: bool) -> None:
             continue
         raw = li.get("quantity")
         if validate:
-            zero = raw is not None and _is_integer(raw) and float(str(raw)) == 0
+            zero = raw is not None and is_integer(raw) and float(str(raw)) == 0
         else:
             zero = type(raw) is int and raw == 0
         if zero or any(k in li and li[k] is None for k in keys):

@@ -9,12 +9,12 @@ store's timezone); stock is the till's view (store stock minus unsent sales).
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from onetill.pos.cart import raw_sale_dates
 from onetill.pos.prices import PriceError, current_price
 from onetill.store.catalog import lookup, search
 from onetill.web.money import MoneyFormat
@@ -36,15 +36,9 @@ def _price_view(row: sqlite3.Row) -> dict[str, Any]:
                                  "sale_to_gmt")}  # fmt: skip
     if row["sale_price"] and not (row["sale_from_gmt"] or row["sale_to_gmt"]):
         # A sale window may be known only as site-local dates: read them from the raw object.
-        try:
-            raw = json.loads(row["raw"] or "{}")
-        except ValueError:
-            raw = {}
-        if isinstance(raw, dict):
-            view["raw_dates"] = {
-                "date_on_sale_from": raw.get("date_on_sale_from"),
-                "date_on_sale_to": raw.get("date_on_sale_to"),
-            }
+        dates = raw_sale_dates(row["raw"])
+        if dates is not None:
+            view["raw_dates"] = dates
     return view
 
 
